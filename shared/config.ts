@@ -1,0 +1,77 @@
+/** Configuration: `process.env` parsed once through a zod schema. Nothing else reads env. */
+import path from 'node:path';
+import { z } from 'zod';
+
+const QUEUE_NAMES = ['build', 'setup', 'deploy', 'inspect'] as const;
+
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .pipe(z.url().optional())
+  .optional();
+
+export const configSchema = z.object({
+  /** HTTP port of the API. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Address the API binds to; anything but loopback requires API_TOKEN. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** Bearer token required on /api/v1 and /admin when set (at least 16 characters). */
+  API_TOKEN: z.string().min(16).optional(),
+  /** Postgres URL; unset → an embedded PostgreSQL under STAGECOACH_DATA_DIR. */
+  DATABASE_URL: optionalUrl,
+  /** Redis URL for the queues; unset → BullMQ's PostgreSQL backend in the same database. */
+  REDIS_URL: optionalUrl,
+  /** Embedded database, bundle cache and local targets live here. */
+  STAGECOACH_DATA_DIR: z.string().min(1).default('.data'),
+  /** `scenario.path` of a manifest resolves inside this directory. */
+  SCENARIOS_DIR: z.string().min(1).default('.'),
+  /** Queues this worker process consumes, comma-separated. */
+  WORKER_QUEUES: z
+    .string()
+    .default(QUEUE_NAMES.join(','))
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(QUEUE_NAMES)).min(1)),
+  /** Jobs each queue's worker runs at once in this process. */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  /** Port of the embedded PostgreSQL (only without DATABASE_URL). */
+  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  /** Queue prefix (Redis) or schema (PostgreSQL backend) that namespaces the queues. */
+  QUEUE_PREFIX: z.string().regex(/^[a-z][a-z0-9_]{0,40}$/).default('stagecoach'),
+  /** pino log level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export type Config = z.infer<typeof configSchema> & {
+  dataDir: string;
+  scenariosDir: string;
+};
+
+/** Parses an environment into a Config; throws a readable error on bad values. */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  if (!LOOPBACK.has(result.data.HOST) && !result.data.API_TOKEN) {
+    throw new Error(`  HOST: binding ${result.data.HOST} exposes the API; set API_TOKEN as well`);
+  }
+  return {
+    ...result.data,
+    dataDir: path.resolve(result.data.STAGECOACH_DATA_DIR),
+    scenariosDir: path.resolve(result.data.SCENARIOS_DIR),
+  };
+}
+
+/** Reads the process environment once; exits non-zero with a clear message when invalid. */
+export function loadConfig(): Config {
+  try {
+    return parseConfig(process.env);
+  } catch (err) {
+    process.stderr.write(`stagecoach: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
