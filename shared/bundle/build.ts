@@ -1,0 +1,107 @@
+/** buildBundle: the deterministic, content-addressed bundle of a manifest and its scenario. */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { manifestSchema, type Manifest } from '../manifest.js';
+import {
+  bundleFile,
+  ensureCacheDirs,
+  publish,
+  readIndex,
+  removeStaleTemps,
+  sizeIfExists,
+  tempPath,
+  unlinkQuietly,
+  writeIndex,
+} from './cache.js';
+import {
+  collectTreeEntries,
+  configEntries,
+  scriptEntries,
+  sortEntries,
+  type BundleEntry,
+} from './entries.js';
+import { computeInputKey } from './input-key.js';
+import { loadScenario } from './load-scenario.js';
+import { renderConfig } from './render-config.js';
+import { writeTarGz } from './write-tar.js';
+
+/** The project's target-side scripts (`manage.sh`, `setup.sh`). */
+export const DEFAULT_SCRIPTS_DIR = fileURLToPath(new URL('../../scripts/target/', import.meta.url));
+
+/** What buildBundle needs; `scriptsDir` defaults to DEFAULT_SCRIPTS_DIR, `force` to false. */
+export interface BuildBundleOptions {
+  manifest: Manifest;
+  scenariosDir: string;
+  cacheDir: string;
+  scriptsDir?: string;
+  force?: boolean;
+}
+
+/** A bundle in the cache: `path` is `<cacheDir>/<sha256>.tar.gz`. */
+export interface BuiltBundle {
+  sha256: string;
+  size_bytes: number;
+  path: string;
+  cached: boolean;
+  input_key: string;
+}
+
+/**
+ * Builds the bundle into `cacheDir`, or returns the cached one for the same inputs unless
+ * `force`. Throws BundleError (scenario_not_found, scenario_invalid, scenario_path_escape,
+ * scenario_changed, scripts_not_found).
+ */
+export async function buildBundle(opts: BuildBundleOptions): Promise<BuiltBundle> {
+  const manifest = manifestSchema.parse(opts.manifest);
+  const cacheDir = path.resolve(opts.cacheDir);
+  const entries = await collectBundleEntries(manifest, opts.scenariosDir, opts.scriptsDir);
+  const { key, fileHashes } = await computeInputKey(entries);
+  await ensureCacheDirs(cacheDir);
+  if (!opts.force) {
+    const hit = await cachedBundle(cacheDir, key);
+    if (hit) {
+      return hit;
+    }
+  }
+  await removeStaleTemps(cacheDir);
+  await removeStaleTemps(path.join(cacheDir, 'index'));
+  const tmp = tempPath(cacheDir, '.tar.gz');
+  try {
+    const { sha256, size } = await writeTarGz(entries, fileHashes, tmp);
+    const final = bundleFile(cacheDir, sha256);
+    await publish(tmp, final);
+    await writeIndex(cacheDir, key, sha256);
+    return { sha256, size_bytes: size, path: final, cached: false, input_key: key };
+  } catch (err) {
+    await unlinkQuietly(tmp);
+    throw err;
+  }
+}
+
+/** Every entry of the bundle for `manifest`, sorted by archive path (nothing is read yet). */
+export async function collectBundleEntries(
+  manifest: Manifest,
+  scenariosDir: string,
+  scriptsDir = DEFAULT_SCRIPTS_DIR,
+): Promise<BundleEntry[]> {
+  const { dir, scenario } = await loadScenario(scenariosDir, manifest.scenario.path);
+  const config = renderConfig(manifest, scenario);
+  const [scripts, tree] = await Promise.all([
+    scriptEntries(scriptsDir),
+    collectTreeEntries(dir, 'scenario'),
+  ]);
+  return sortEntries([...scripts, ...tree, ...configEntries(config)]);
+}
+
+async function cachedBundle(cacheDir: string, inputKey: string): Promise<BuiltBundle | null> {
+  const sha256 = await readIndex(cacheDir, inputKey);
+  if (sha256 === null) {
+    return null;
+  }
+  const file = bundleFile(cacheDir, sha256);
+  const size = await sizeIfExists(file);
+  if (size === null) {
+    return null;
+  }
+  return { sha256, size_bytes: size, path: file, cached: true, input_key: inputKey };
+}

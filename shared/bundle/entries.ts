@@ -1,0 +1,128 @@
+/** Collects what goes into a bundle as a sorted list of entries (no file contents read yet). */
+import { lstat, readdir, readFile, readlink, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { BundleError, isErrno } from './errors.js';
+import { isWithin } from './paths.js';
+import type { RenderedFile } from './render-config.js';
+
+/** One tar entry; `file` entries are streamed from `source`, `buffer` entries are in memory. */
+export type BundleEntry =
+  | { kind: 'directory'; path: string }
+  | { kind: 'file'; path: string; mode: number; size: number; source: string }
+  | { kind: 'buffer'; path: string; mode: number; content: Buffer }
+  | { kind: 'symlink'; path: string; linkname: string };
+
+/** Directory names never copied from a scenario, at any depth. */
+export const SKIPPED_NAMES: ReadonlySet<string> = new Set(['node_modules', '.git']);
+/** The target-side scripts copied from the scripts directory to the bundle root. */
+export const SCRIPT_NAMES = ['manage.sh', 'setup.sh'] as const;
+
+const EXEC_MODE = 0o755;
+const FILE_MODE = 0o644;
+
+/**
+ * Every file, directory and symlink below `root` (a realpath) as entries under `prefix/`.
+ * Symlinks stay symlinks, re-pointed at their resolved target with a relative link; one that
+ * resolves outside `root` throws `scenario_path_escape`, a dangling one `scenario_invalid`.
+ * Sockets, FIFOs and devices are skipped.
+ */
+export async function collectTreeEntries(root: string, prefix: string): Promise<BundleEntry[]> {
+  const out: BundleEntry[] = [{ kind: 'directory', path: prefix }];
+  await walk(root, '', prefix, out);
+  return out;
+}
+
+async function walk(root: string, rel: string, prefix: string, out: BundleEntry[]): Promise<void> {
+  const dirents = await readdir(path.join(root, rel), { withFileTypes: true });
+  const subdirs: string[] = [];
+  await Promise.all(
+    dirents.map(async (d) => {
+      if (SKIPPED_NAMES.has(d.name)) {
+        return;
+      }
+      const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
+      const archivePath = `${prefix}/${childRel}`;
+      const abs = path.join(root, childRel);
+      if (d.isSymbolicLink()) {
+        out.push({ kind: 'symlink', path: archivePath, linkname: await linkTarget(root, abs) });
+      } else if (d.isDirectory()) {
+        out.push({ kind: 'directory', path: archivePath });
+        subdirs.push(childRel);
+      } else if (d.isFile()) {
+        const st = await lstat(abs);
+        const mode = st.mode & 0o111 ? EXEC_MODE : FILE_MODE;
+        out.push({ kind: 'file', path: archivePath, mode, size: st.size, source: abs });
+      }
+    }),
+  );
+  for (const sub of subdirs) {
+    await walk(root, sub, prefix, out);
+  }
+}
+
+async function linkTarget(root: string, linkPath: string): Promise<string> {
+  const shown = path.relative(root, linkPath);
+  const lexical = path.resolve(path.dirname(linkPath), await readlink(linkPath));
+  if (!isWithin(root, lexical)) {
+    throw escapeError(shown);
+  }
+  let resolved: string;
+  try {
+    resolved = await realpath(linkPath);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP')) {
+      throw new BundleError('scenario_invalid', `symlink ${shown} is dangling or loops`, {
+        details: [{ path: shown, message: 'dangling or looping symlink' }],
+      });
+    }
+    throw err;
+  }
+  if (!isWithin(root, resolved)) {
+    throw escapeError(shown);
+  }
+  return path.relative(path.dirname(linkPath), resolved) || '.';
+}
+
+function escapeError(shown: string): BundleError {
+  return new BundleError('scenario_path_escape', `symlink ${shown} points outside the scenario`, {
+    details: [{ path: shown, message: 'symlink points outside the scenario directory' }],
+  });
+}
+
+/** `manage.sh` and `setup.sh` read from `scriptsDir`, mode 0755; missing → `scripts_not_found`. */
+export async function scriptEntries(scriptsDir: string): Promise<BundleEntry[]> {
+  return Promise.all(
+    SCRIPT_NAMES.map(async (name): Promise<BundleEntry> => {
+      try {
+        const content = await readFile(path.join(scriptsDir, name));
+        return { kind: 'buffer', path: name, mode: EXEC_MODE, content };
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) {
+          throw new BundleError('scripts_not_found', `${name} not found in ${scriptsDir}`);
+        }
+        throw err;
+      }
+    }),
+  );
+}
+
+/** The rendered config files plus their directories (`config/`, `services/`, `resources/`). */
+export function configEntries(files: Map<string, RenderedFile>): BundleEntry[] {
+  const dirs = ['config', 'config/services', 'config/resources'];
+  const out: BundleEntry[] = dirs.map((p) => ({ kind: 'directory', path: p }));
+  for (const [p, file] of files) {
+    out.push({ kind: 'buffer', path: p, mode: file.mode, content: file.content });
+  }
+  return out;
+}
+
+/** Sorts entries by archive path (a parent always precedes its children); rejects duplicates. */
+export function sortEntries(entries: BundleEntry[]): BundleEntry[] {
+  const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i].path === sorted[i - 1].path) {
+      throw new Error(`duplicate bundle entry: ${sorted[i].path}`);
+    }
+  }
+  return sorted;
+}

@@ -1,0 +1,82 @@
+/** The cache key of a bundle: a sha256 over everything that determines its bytes. */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { BundleEntry } from './entries.js';
+
+/**
+ * Bumped whenever the tar/gzip encoding changes (header fields, mtime, gzip level, ordering),
+ * so old cache entries are never reused for a different byte layout.
+ */
+export const BUNDLE_FORMAT_VERSION = 'stagecoach-bundle/1;tar=ustar+pax;mtime=946684800;gzip=6';
+
+/** Files up to this size are hashed from one read; larger ones are streamed. */
+const WHOLE_READ_LIMIT = 1024 * 1024;
+const HASH_CONCURRENCY = 4;
+
+/** The input key and the content hash of each `file` entry (keyed by archive path). */
+export interface InputKey {
+  key: string;
+  fileHashes: Map<string, string>;
+}
+
+/** Hashes the format version and every entry (path, kind, mode, content hash or link target). */
+export async function computeInputKey(entries: readonly BundleEntry[]): Promise<InputKey> {
+  const files = entries.filter((e) => e.kind === 'file');
+  const hashes = await mapLimit(files, HASH_CONCURRENCY, (e) => hashFile(e.source, e.size));
+  const fileHashes = new Map(files.map((e, i) => [e.path, hashes[i]]));
+  const key = createHash('sha256');
+  key.update(`${BUNDLE_FORMAT_VERSION}\n`);
+  for (const entry of entries) {
+    key.update(`${JSON.stringify(describe(entry, fileHashes))}\n`);
+  }
+  return { key: key.digest('hex'), fileHashes };
+}
+
+function describe(entry: BundleEntry, fileHashes: Map<string, string>): unknown[] {
+  switch (entry.kind) {
+    case 'directory':
+      return ['d', entry.path];
+    case 'symlink':
+      return ['l', entry.path, entry.linkname];
+    case 'buffer':
+      return ['f', entry.path, entry.mode, sha256(entry.content)];
+    case 'file':
+      return ['f', entry.path, entry.mode, fileHashes.get(entry.path)];
+  }
+}
+
+/** Hex sha256 of a buffer. */
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Hex sha256 of a file's content (`size` as last seen), streamed when large so memory stays flat. */
+export async function hashFile(file: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  if (size <= WHOLE_READ_LIMIT) {
+    return hash.update(await readFile(file)).digest('hex');
+  }
+  for await (const chunk of createReadStream(file, { highWaterMark: WHOLE_READ_LIMIT })) {
+    hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
+}
+
+/** Maps `items` through `fn` with at most `limit` calls in flight; keeps input order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,104 @@
+/** Renders the bundle's `config/…` files from a manifest and its scenario (no I/O). */
+import type { Manifest } from '../manifest.js';
+import type { Scenario, Service } from '../scenario.js';
+import { shellEnvFile } from '../shell.js';
+import { checkScenarioAgainstManifest } from './check-scenario.js';
+import { BundleError } from './errors.js';
+
+/** A generated file: its bytes and its mode inside the tarball. */
+export interface RenderedFile {
+  content: Buffer;
+  mode: number;
+}
+
+/** Mode of config files that hold secrets (the app env). */
+export const SECRET_MODE = 0o600;
+/** Mode of every other generated config file. */
+export const PUBLIC_MODE = 0o644;
+
+/**
+ * The `config/…` files of the bundle, keyed by archive path, per docs/target-layout.md.
+ * Throws `scenario_invalid` (with issues) when the scenario does not fit the manifest.
+ */
+export function renderConfig(manifest: Manifest, scenario: Scenario): Map<string, RenderedFile> {
+  const issues = checkScenarioAgainstManifest(scenario, manifest);
+  if (issues.length > 0) {
+    throw new BundleError('scenario_invalid', 'the scenario does not fit the manifest', {
+      details: issues,
+    });
+  }
+  const files = new Map<string, RenderedFile>();
+  const put = (name: string, text: string, mode = PUBLIC_MODE): void => {
+    files.set(`config/${name}`, { content: Buffer.from(text, 'utf8'), mode });
+  };
+  put(
+    'deployment.json',
+    `${JSON.stringify(sortKeys(deploymentJson(manifest, scenario)), null, 2)}\n`,
+  );
+  put('stagecoach.env', shellEnvFile(stagecoachEnv(manifest, scenario)));
+  put('app.env', shellEnvFile(manifest.env), SECRET_MODE);
+  for (const service of scenario.services) {
+    put(`services/${service.name}.env`, shellEnvFile(serviceEnv(service, manifest)));
+  }
+  for (const kind of scenario.resources) {
+    put(`resources/${kind}.conf`, shellEnvFile({ RESOURCE_PORT: portText(manifest.ports[kind]) }));
+  }
+  return files;
+}
+
+/** Returns a deep copy of `value` with every object's keys in sorted order (arrays keep order). */
+export function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value.map(sortKeys);
+  }
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    return Object.fromEntries(
+      Object.keys(obj)
+        .sort()
+        .map((key) => [key, sortKeys(obj[key])]),
+    );
+  }
+  return value;
+}
+
+// Deliberately without `env`: this file is world-readable on the target.
+function deploymentJson(manifest: Manifest, scenario: Scenario): Record<string, unknown> {
+  return {
+    scenario: { name: scenario.name, path: manifest.scenario.path },
+    services: scenario.services.map((s) => ({
+      name: s.name,
+      port_key: s.port,
+      port: manifest.ports[s.port],
+      start: s.start,
+      build: s.build ?? null,
+      health: s.health,
+    })),
+    resources: scenario.resources.map((kind) => ({ kind, port: manifest.ports[kind] ?? null })),
+    ports: manifest.ports,
+    health: manifest.health,
+  };
+}
+
+function stagecoachEnv(manifest: Manifest, scenario: Scenario): Record<string, string> {
+  return {
+    STAGECOACH_SCENARIO: scenario.name,
+    STAGECOACH_SERVICES: scenario.services.map((s) => s.name).join(' '),
+    STAGECOACH_RESOURCES: scenario.resources.join(' '),
+    STAGECOACH_HEALTH_TIMEOUT: String(manifest.health.timeout_s),
+  };
+}
+
+function serviceEnv(service: Service, manifest: Manifest): Record<string, string> {
+  return {
+    SERVICE_NAME: service.name,
+    SERVICE_PORT: portText(manifest.ports[service.port]),
+    SERVICE_START: service.start,
+    SERVICE_BUILD: service.build ?? '',
+    SERVICE_HEALTH: service.health,
+  };
+}
+
+function portText(port: number | undefined): string {
+  return port === undefined ? '' : String(port);
+}

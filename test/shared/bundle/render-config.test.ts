@@ -1,0 +1,123 @@
+import { expect } from 'chai';
+import { BundleError } from '../../../shared/bundle/errors.js';
+import { renderConfig } from '../../../shared/bundle/render-config.js';
+import { manifestSchema } from '../../../shared/manifest.js';
+import { scenarioSchema } from '../../../shared/scenario.js';
+import { buildManifest, buildScenario } from '../../factories.js';
+
+const manifest = manifestSchema.parse(
+  buildManifest({
+    ports: { web: 18080, api: 18081, postgres: 15432 },
+    env: { GREETING: "it's me", SECRET: 'a b$c' },
+    health: { timeout_s: 90 },
+  }),
+);
+const scenario = scenarioSchema.parse(
+  buildScenario({
+    services: [
+      { name: 'web', start: 'node server.js', port: 'web', build: 'npm ci' },
+      { name: 'api', start: 'node api.js --flag', port: 'api', health: '/ready' },
+    ],
+    resources: ['postgres', 'redis'],
+  }),
+);
+
+function text(files: ReturnType<typeof renderConfig>, name: string): string {
+  const file = files.get(name);
+  expect(file, name).not.to.equal(undefined);
+  return file!.content.toString('utf8');
+}
+
+describe('renderConfig', () => {
+  const files = renderConfig(manifest, scenario);
+
+  it('renders exactly the contract files', () => {
+    expect([...files.keys()].sort()).to.deep.equal([
+      'config/app.env',
+      'config/deployment.json',
+      'config/resources/postgres.conf',
+      'config/resources/redis.conf',
+      'config/services/api.env',
+      'config/services/web.env',
+      'config/stagecoach.env',
+    ]);
+  });
+
+  it('writes stagecoach.env with services in scenario order', () => {
+    expect(text(files, 'config/stagecoach.env')).to.equal(
+      [
+        'STAGECOACH_HEALTH_TIMEOUT=90',
+        "STAGECOACH_RESOURCES='postgres redis'",
+        'STAGECOACH_SCENARIO=hello-web',
+        "STAGECOACH_SERVICES='web api'",
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('writes one env file per service, SERVICE_BUILD empty when absent', () => {
+    expect(text(files, 'config/services/web.env')).to.equal(
+      "SERVICE_BUILD='npm ci'\nSERVICE_HEALTH=/health\nSERVICE_NAME=web\nSERVICE_PORT=18080\nSERVICE_START='node server.js'\n",
+    );
+    expect(text(files, 'config/services/api.env')).to.include("SERVICE_BUILD=''\n");
+    expect(text(files, 'config/services/api.env')).to.include('SERVICE_HEALTH=/ready\n');
+  });
+
+  it('writes resource confs, RESOURCE_PORT empty when the manifest has none', () => {
+    expect(text(files, 'config/resources/postgres.conf')).to.equal('RESOURCE_PORT=15432\n');
+    expect(text(files, 'config/resources/redis.conf')).to.equal("RESOURCE_PORT=''\n");
+  });
+
+  it('writes app.env quoted with mode 0600 and everything else 0644', () => {
+    expect(text(files, 'config/app.env')).to.equal("GREETING='it'\\''s me'\nSECRET='a b$c'\n");
+    for (const [name, file] of files) {
+      expect(file.mode, name).to.equal(name === 'config/app.env' ? 0o600 : 0o644);
+    }
+  });
+
+  it('writes deployment.json pretty-printed with sorted keys and without env', () => {
+    const raw = text(files, 'config/deployment.json');
+    const json = JSON.parse(raw) as Record<string, unknown>;
+    expect(Object.keys(json)).to.deep.equal([
+      'health',
+      'ports',
+      'resources',
+      'scenario',
+      'services',
+    ]);
+    expect(raw).to.equal(`${JSON.stringify(json, null, 2)}\n`);
+    expect(raw).not.to.include('SECRET');
+    expect(json.resources).to.deep.equal([
+      { kind: 'postgres', port: 15432 },
+      { kind: 'redis', port: null },
+    ]);
+    expect(
+      (json.services as { name: string; port: number }[]).map((s) => [s.name, s.port]),
+    ).to.deep.equal([
+      ['web', 18080],
+      ['api', 18081],
+    ]);
+  });
+
+  it('is pure: the same inputs give the same bytes', () => {
+    const again = renderConfig(manifest, scenario);
+    for (const [name, file] of files) {
+      expect(again.get(name)!.content.equals(file.content), name).to.equal(true);
+    }
+  });
+
+  it('throws scenario_invalid with issues when the scenario does not fit', () => {
+    const bad = manifestSchema.parse(buildManifest({ ports: { web: 18080 } }));
+    try {
+      renderConfig(bad, scenario);
+      expect.fail('renderConfig should throw');
+    } catch (err) {
+      expect(err).to.be.instanceOf(BundleError);
+      expect((err as BundleError).code).to.equal('scenario_invalid');
+      expect((err as BundleError).details).to.deep.include({
+        path: 'scenario.services.1.port',
+        message: 'port "api" is not defined in the manifest\'s ports',
+      });
+    }
+  });
+});
