@@ -1,0 +1,36 @@
+/** Step output, streamed into Postgres in chunks. */
+import type { Db } from '../db.js';
+
+export interface LogChunk {
+  deployment_id: string;
+  run_id: string | null;
+  stage: string;
+  step: string;
+  stream: 'stdout' | 'stderr';
+  chunk: string;
+}
+
+/** Appends output chunks (one insert for the batch). */
+export async function appendLogs(db: Db, chunks: LogChunk[]): Promise<void> {
+  if (chunks.length > 0) {
+    await db('deployment_logs').insert(chunks);
+  }
+}
+
+/** Output of a deployment, oldest first, optionally for one run. */
+export async function listLogs(
+  db: Db,
+  deploymentId: string,
+  opts: { runId?: string; afterId?: number; limit: number },
+): Promise<(LogChunk & { id: string; created_at: Date })[]> {
+  const query = db('deployment_logs')
+    .where({ deployment_id: deploymentId })
+    .andWhere('id', '>', opts.afterId ?? 0)
+    .orderBy('id', 'asc')
+    .limit(opts.limit);
+  if (opts.runId) {
+    query.andWhere({ run_id: opts.runId });
+  }
+  const rows = await query;
+  return rows.map((r: LogChunk & { id: string | number; created_at: Date }) => ({ ...r, id: String(r.id) }));
+}

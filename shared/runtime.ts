@@ -1,0 +1,52 @@
+/** Boots what every process needs: database (external or embedded), migrations, queues. */
+import type { Knex } from 'knex';
+import type { Config } from './config.js';
+import { createDb, migrate } from './db.js';
+import { startEmbeddedDb, type EmbeddedDb } from './embedded-db.js';
+import type { Logger } from './logger.js';
+import { QueueRegistry, type QueueBackendConfig } from './queues.js';
+
+export interface Runtime {
+  db: Knex;
+  queues: QueueRegistry;
+  databaseUrl: string;
+  /** Closes queues, then the database, then the embedded server (if any). */
+  close(): Promise<void>;
+}
+
+/** Where the queues live for this configuration. */
+export function queueBackendFor(config: Config, databaseUrl: string): QueueBackendConfig {
+  return config.REDIS_URL
+    ? { kind: 'redis', url: config.REDIS_URL, prefix: config.QUEUE_PREFIX }
+    : { kind: 'postgres', connectionString: databaseUrl, schema: `${config.QUEUE_PREFIX}_queues` };
+}
+
+/** Connects (starting the embedded PostgreSQL when DATABASE_URL is unset) and migrates. */
+export async function boot(config: Config, logger: Logger, opts: { migrate: boolean }): Promise<Runtime> {
+  let embedded: EmbeddedDb | undefined;
+  let url = config.DATABASE_URL;
+  if (!url) {
+    embedded = await startEmbeddedDb(config.dataDir, config.EMBEDDED_PG_PORT, logger);
+    url = embedded.url;
+    logger.info({ port: config.EMBEDDED_PG_PORT, dir: config.dataDir }, 'embedded PostgreSQL ready');
+  }
+  const db = createDb(url);
+  if (opts.migrate) {
+    const applied = await migrate(db);
+    if (applied.length) {
+      logger.info({ applied }, 'migrations applied');
+    }
+  }
+  const queues = new QueueRegistry(queueBackendFor(config, url));
+  logger.info({ queues: queues.backend.kind }, 'queue backend');
+  return {
+    db,
+    queues,
+    databaseUrl: url,
+    async close() {
+      await queues.close();
+      await db.destroy();
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,26 @@
+/** Ordered shutdown on SIGTERM/SIGINT: each step runs once, in order, errors logged. */
+import type { Logger } from './logger.js';
+
+/** Registers the steps; a second signal exits at once. */
+export function onShutdown(logger: Logger, steps: [string, () => Promise<void>][]): void {
+  let stopping = false;
+  const run = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        logger.error({ err, step: name }, 'shutdown step failed');
+      }
+    }
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', (s) => void run(s));
+  process.on('SIGINT', (s) => void run(s));
+}
