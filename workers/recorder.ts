@@ -1,0 +1,87 @@
+/** Records a stage's steps: timing, output tail, progress and streamed logs in Postgres. */
+import type { StageResult, StepResult } from '../shared/repositories/deployments.js';
+import { patchDeployment } from '../shared/repositories/deployments.js';
+import { appendLogs, type LogChunk } from '../shared/repositories/logs.js';
+import type { OutputStream } from '../shared/transports/types.js';
+import { appendTail } from '../shared/transports/types.js';
+import type { StageContext } from './context.js';
+
+const STEP_TAIL_BYTES = 4000;
+const FLUSH_MS = 500;
+
+/** The handle a running step writes its output to. */
+export interface StepHandle {
+  output(stream: OutputStream, chunk: string): void;
+}
+
+export class StageRecorder {
+  readonly steps: StepResult[] = [];
+  private pending: LogChunk[] = [];
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly ctx: StageContext,
+    readonly stage: string,
+    readonly deploymentId: string,
+    readonly runId: string | null,
+    /** Progress percent at the start of each step id. */
+    private readonly percents: Record<string, number> = {},
+  ) {}
+
+  /** Runs one step; records it whether it succeeds or throws. */
+  async step<T>(id: string, title: string, fn: (h: StepHandle) => Promise<T>): Promise<T> {
+    const started = new Date();
+    let tail = '';
+    const handle: StepHandle = {
+      output: (stream, chunk) => {
+        tail = appendTail(tail, chunk, STEP_TAIL_BYTES);
+        this.log(id, stream, chunk);
+      },
+    };
+    await this.progress(id);
+    const record = (ok: boolean): void => {
+      this.steps.push({ id, title, ok, started_at: started.toISOString(), duration_ms: Date.now() - started.getTime(), output_tail: tail });
+    };
+    try {
+      const value = await fn(handle);
+      record(true);
+      return value;
+    } catch (err) {
+      record(false);
+      throw err;
+    } finally {
+      await this.flush();
+    }
+  }
+
+  /** Records a step that had nothing to do (work already done for this bundle). */
+  skipped(id: string, title: string, reason: string): void {
+    this.steps.push({ id, title, ok: true, skipped: true, started_at: new Date().toISOString(), duration_ms: 0, output_tail: reason });
+  }
+
+  /** The stage result so far. */
+  result(error: StageResult['error'] = null, extra: Record<string, unknown> = {}): StageResult {
+    return { ok: error === null, steps: [...this.steps], error, ...extra };
+  }
+
+  private async progress(step: string): Promise<void> {
+    const percent = this.percents[step] ?? 0;
+    await patchDeployment(this.ctx.db, this.deploymentId, this.runId, { progress: { stage: this.stage, step, percent } });
+  }
+
+  private log(step: string, stream: OutputStream, chunk: string): void {
+    this.pending.push({ deployment_id: this.deploymentId, run_id: this.runId, stage: this.stage, step, stream, chunk });
+    this.timer ??= setTimeout(() => {
+      this.flush().catch((err: unknown) => this.ctx.logger.warn({ err }, 'log flush failed'));
+    }, FLUSH_MS);
+  }
+
+  /** Writes buffered output to Postgres. */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    await appendLogs(this.ctx.db, batch);
+  }
+}
