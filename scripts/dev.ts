@@ -1,0 +1,24 @@
+/** `npm run dev`: everything in one process (embedded services when needed, API, all workers). */
+import { once } from 'node:events';
+import { createApp } from '../api/app.js';
+import { loadConfig } from '../shared/config.js';
+import { createLogger } from '../shared/logger.js';
+import { boot } from '../shared/runtime.js';
+import { onShutdown } from '../shared/shutdown.js';
+import { createStageContext } from '../workers/create-context.js';
+import { startWorkers } from '../workers/start.js';
+
+const config = loadConfig();
+const logger = createLogger(config.LOG_LEVEL);
+const rt = await boot(config, logger, { migrate: true });
+const workers = startWorkers(createStageContext(rt, config, logger), config.WORKER_QUEUES, {
+  concurrency: config.WORKER_CONCURRENCY,
+});
+const server = createApp({ db: rt.db, queues: rt.queues, config, logger }).listen(config.PORT, config.HOST);
+await once(server, 'listening');
+logger.info({ url: `http://${config.HOST}:${config.PORT}`, board: '/admin/queues' }, 'stagecoach is up');
+onShutdown(logger, [
+  ['http', () => new Promise<void>((r) => server.close(() => r()))],
+  ['workers', () => workers.close()],
+  ['runtime', () => rt.close()],
+]);
