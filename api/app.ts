@@ -29,7 +29,10 @@ export function createApp(deps: ApiDeps): Express {
 
   const board = new ExpressAdapter();
   board.setBasePath(BOARD_PATH);
-  createBullBoard({ queues: QUEUE_NAMES.map((n) => new BullMQAdapter(deps.queues.queue(n))), serverAdapter: board });
+  createBullBoard({
+    queues: QUEUE_NAMES.map((n) => new BullMQAdapter(deps.queues.queue(n))),
+    serverAdapter: board,
+  });
   const auth = requireToken(deps.config.API_TOKEN);
   app.use(BOARD_PATH, auth, board.getRouter());
 

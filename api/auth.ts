@@ -17,6 +17,8 @@ export function requireToken(token: string | undefined): RequestHandler {
       next();
       return;
     }
-    res.status(401).json({ error: { code: 'unauthorized', message: 'missing or wrong bearer token' } });
+    res
+      .status(401)
+      .json({ error: { code: 'unauthorized', message: 'missing or wrong bearer token' } });
   };
 }

@@ -6,7 +6,12 @@ import { formatIssues } from '../shared/manifest.js';
 import type { Logger } from '../shared/logger.js';
 
 /** Parses with zod or throws a 422 with the given code and the issues as details. */
-export function parseOr<T extends z.ZodType>(schema: T, value: unknown, code: string, what: string): z.infer<T> {
+export function parseOr<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  code: string,
+  what: string,
+): z.infer<T> {
   const result = schema.safeParse(value);
   if (!result.success) {
     throw new AppError(code, `${what} is invalid`, 422, { issues: formatIssues(result.error) });
@@ -16,7 +21,9 @@ export function parseOr<T extends z.ZodType>(schema: T, value: unknown, code: st
 
 /** 404 for routes that do not exist. */
 export const notFoundRoute: RequestHandler = (req, res) => {
-  res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
+  res
+    .status(404)
+    .json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
 };
 
 /** Turns thrown errors into the API's error shape. */
@@ -24,11 +31,15 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.parse.failed') {
-      res.status(400).json({ error: { code: 'invalid_json', message: 'request body is not valid JSON' } });
+      res
+        .status(400)
+        .json({ error: { code: 'invalid_json', message: 'request body is not valid JSON' } });
       return;
     }
     if (e.type === 'entity.too.large') {
-      res.status(413).json({ error: { code: 'body_too_large', message: 'request body is too large' } });
+      res
+        .status(413)
+        .json({ error: { code: 'body_too_large', message: 'request body is too large' } });
       return;
     }
     if (err instanceof AppError) {

@@ -2,13 +2,19 @@
 import { randomUUID } from 'node:crypto';
 import { invalidState, AppError } from '../shared/errors.js';
 import { stageJobId, type JobName } from '../shared/queues.js';
-import { claimRun, patchDeployment, transition, type DeploymentRow } from '../shared/repositories/deployments.js';
+import {
+  claimRun,
+  patchDeployment,
+  transition,
+  type DeploymentRow,
+} from '../shared/repositories/deployments.js';
 import type { Status } from '../shared/status.js';
 import type { ApiDeps } from './deps.js';
 import { runActive } from './view.js';
 
 const ACTOR = 'api';
-const alreadyRunning = (): AppError => new AppError('already_running', 'a run is already active for this deployment', 409);
+const alreadyRunning = (): AppError =>
+  new AppError('already_running', 'a run is already active for this deployment', 409);
 const CLEARED = { error_step: null, error_code: null, error_message: null };
 
 /** Where a run begins, and which job starts it. */
@@ -35,7 +41,10 @@ async function startRun(deps: ApiDeps, d: DeploymentRow, from: readonly Status[]
   if (!row) {
     throw alreadyRunning();
   }
-  const data = start.job === 'build' ? { deploymentId: d.id, runId, forceRebuild: !!start.forceRebuild } : { deploymentId: d.id, runId };
+  const data =
+    start.job === 'build'
+      ? { deploymentId: d.id, runId, forceRebuild: !!start.forceRebuild }
+      : { deploymentId: d.id, runId };
   // if the process dies before this line, the reconciler enqueues the job (same id)
   await deps.queues.add(start.job, data, stageJobId(runId, start.job));
   return { deployment: row, runId };
@@ -46,25 +55,45 @@ export async function execute(deps: ApiDeps, d: DeploymentRow, forceRebuild: boo
   if (runActive(d)) {
     throw alreadyRunning();
   }
-  return startRun(deps, d, ['pending', 'deployed', 'stopped', 'failed'], { to: 'pending', job: 'build', message: 'execute', forceRebuild });
+  return startRun(deps, d, ['pending', 'deployed', 'stopped', 'failed'], {
+    to: 'pending',
+    job: 'build',
+    message: 'execute',
+    forceRebuild,
+  });
 }
 
 /** Retry: only a failed deployment; every stage skips what is already done. */
 export async function retry(deps: ApiDeps, d: DeploymentRow, forceRebuild: boolean) {
   if (d.status !== 'failed') {
-    throw invalidState(`retry needs a failed deployment; this one is ${d.status}`, { status: d.status });
+    throw invalidState(`retry needs a failed deployment; this one is ${d.status}`, {
+      status: d.status,
+    });
   }
-  return startRun(deps, d, ['failed'], { to: 'pending', job: 'build', message: 'retry', forceRebuild });
+  return startRun(deps, d, ['failed'], {
+    to: 'pending',
+    job: 'build',
+    message: 'retry',
+    forceRebuild,
+  });
 }
 
 /** Re-deploy: straight to deploying when the target holds the set-up bundle, else via setup. */
 export async function redeploy(deps: ApiDeps, d: DeploymentRow, forceRebuild: boolean) {
   if (d.status !== 'deployed' && d.status !== 'stopped') {
-    throw invalidState(`re-deploy needs a deployed or stopped deployment; this one is ${d.status}`, { status: d.status });
+    throw invalidState(
+      `re-deploy needs a deployed or stopped deployment; this one is ${d.status}`,
+      { status: d.status },
+    );
   }
   const from = ['deployed', 'stopped'] as const;
   if (forceRebuild || !d.bundle) {
-    return startRun(deps, d, from, { to: 'pending', job: 'build', message: 'redeploy (rebuild)', forceRebuild: true });
+    return startRun(deps, d, from, {
+      to: 'pending',
+      job: 'build',
+      message: 'redeploy (rebuild)',
+      forceRebuild: true,
+    });
   }
   const setUp = d.setup_result?.ok === true && d.setup_result.bundle_sha256 === d.bundle.sha256;
   return setUp
@@ -75,13 +104,21 @@ export async function redeploy(deps: ApiDeps, d: DeploymentRow, forceRebuild: bo
 /** Stop: enqueues the stop job under a new run id; the worker sets `stopped`. */
 export async function stop(deps: ApiDeps, d: DeploymentRow, stopResources: boolean) {
   if (d.status !== 'deployed' && d.status !== 'failed') {
-    throw invalidState(`stop needs a deployed or failed deployment; this one is ${d.status}`, { status: d.status });
+    throw invalidState(`stop needs a deployed or failed deployment; this one is ${d.status}`, {
+      status: d.status,
+    });
   }
   const runId = randomUUID();
   if (!(await claimRun(deps.db, d.id, ['deployed', 'failed'], runId))) {
     throw alreadyRunning();
   }
-  await patchDeployment(deps.db, d.id, runId, { progress: { stage: 'stop', step: 'queued', percent: 0 } });
-  await deps.queues.add('stop', { deploymentId: d.id, runId, stopResources }, stageJobId(runId, 'stop'));
+  await patchDeployment(deps.db, d.id, runId, {
+    progress: { stage: 'stop', step: 'queued', percent: 0 },
+  });
+  await deps.queues.add(
+    'stop',
+    { deploymentId: d.id, runId, stopResources },
+    stageJobId(runId, 'stop'),
+  );
   return { runId };
 }

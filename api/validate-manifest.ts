@@ -24,7 +24,9 @@ export async function validateManifest(
     scenario = (await loadScenario(config.scenariosDir, manifest.scenario.path)).scenario;
   } catch (err) {
     if (err instanceof BundleError) {
-      const nested = Array.isArray(err.details) ? (err.details as { path: string; message: string }[]) : [];
+      const nested = Array.isArray(err.details)
+        ? (err.details as { path: string; message: string }[])
+        : [];
       const issues = nested.length
         ? nested.map((i) => ({ path: `scenario.${i.path}`.replace(/\.$/, ''), message: i.message }))
         : [{ path: 'scenario.path', message: err.message }];

@@ -14,9 +14,15 @@ const rt = await boot(config, logger, { migrate: true });
 const workers = startWorkers(createStageContext(rt, config, logger), config.WORKER_QUEUES, {
   concurrency: config.WORKER_CONCURRENCY,
 });
-const server = createApp({ db: rt.db, queues: rt.queues, config, logger }).listen(config.PORT, config.HOST);
+const server = createApp({ db: rt.db, queues: rt.queues, config, logger }).listen(
+  config.PORT,
+  config.HOST,
+);
 await once(server, 'listening');
-logger.info({ url: `http://${config.HOST}:${config.PORT}`, board: '/admin/queues' }, 'stagecoach is up');
+logger.info(
+  { url: `http://${config.HOST}:${config.PORT}`, board: '/admin/queues' },
+  'stagecoach is up',
+);
 onShutdown(logger, [
   ['http', () => new Promise<void>((r) => server.close(() => r()))],
   ['workers', () => workers.close()],

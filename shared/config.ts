@@ -30,14 +30,22 @@ export const configSchema = z.object({
   WORKER_QUEUES: z
     .string()
     .default(QUEUE_NAMES.join(','))
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(QUEUE_NAMES)).min(1)),
   /** Jobs each queue's worker runs at once in this process. */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
   /** Port of the embedded PostgreSQL (only without DATABASE_URL). */
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   /** Queue prefix (Redis) or schema (PostgreSQL backend) that namespaces the queues. */
-  QUEUE_PREFIX: z.string().regex(/^[a-z][a-z0-9_]{0,40}$/).default('stagecoach'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,40}$/)
+    .default('stagecoach'),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

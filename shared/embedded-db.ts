@@ -73,7 +73,11 @@ async function clearLeftovers(pgDir: string, logger: Logger): Promise<void> {
 }
 
 /** Starts (initialising on first use) the embedded PostgreSQL and returns its URL. */
-export async function startEmbeddedDb(dataDir: string, port: number, logger: Logger): Promise<EmbeddedDb> {
+export async function startEmbeddedDb(
+  dataDir: string,
+  port: number,
+  logger: Logger,
+): Promise<EmbeddedDb> {
   await mkdir(dataDir, { recursive: true });
   if (process.getuid?.() === 0) {
     // as root the server runs as `postgres`, which must be able to reach <data>/pg
@@ -104,9 +108,12 @@ export async function startEmbeddedDb(dataDir: string, port: number, logger: Log
   }
   await clearLeftovers(pgDir, logger);
   await server.start().catch((err: unknown) => {
-    throw new Error(`embedded PostgreSQL did not start on 127.0.0.1:${port} (port taken? set EMBEDDED_PG_PORT)`, {
-      cause: err,
-    });
+    throw new Error(
+      `embedded PostgreSQL did not start on 127.0.0.1:${port} (port taken? set EMBEDDED_PG_PORT)`,
+      {
+        cause: err,
+      },
+    );
   });
   const url = `postgresql://${USER}:${encodeURIComponent(pw)}@127.0.0.1:${port}/${DATABASE}`;
   await ensureDatabase(`postgresql://${USER}:${encodeURIComponent(pw)}@127.0.0.1:${port}/postgres`);
@@ -117,7 +124,9 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [DATABASE]);
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [
+      DATABASE,
+    ]);
     if (!rowCount) {
       await client.query(`create database ${DATABASE}`);
     }

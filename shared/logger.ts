@@ -5,7 +5,10 @@ import { pino } from 'pino';
 export function createLogger(level: string): pino.Logger {
   return pino({
     level,
-    redact: { paths: ['*.env', '*.manifest.env', 'manifest.env', 'password'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.env', '*.manifest.env', 'manifest.env', 'password'],
+      censor: '[redacted]',
+    },
   });
 }
 

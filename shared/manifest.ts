@@ -32,33 +32,35 @@ export const edgeSchema = z.strictObject({
 
 const RESERVED_ENV = new Set(['PORT', 'PATH', 'HOME']);
 
-export const manifestSchema = z
-  .strictObject({
-    version: z.literal(1),
-    name: z.string().regex(NAME, 'lowercase letters, digits and dashes, 1-63 chars').optional(),
-    scenario: z.strictObject({ path: relativePath }),
-    target: z.discriminatedUnion('type', [localTargetSchema]),
-    ports: z
-      .record(z.string().regex(PORT_KEY, 'invalid port name'), port)
-      .refine(
-        (ports) => new Set(Object.values(ports)).size === Object.values(ports).length,
-        'ports must be distinct',
-      )
-      .default({}),
-    env: z
-      .record(
-        z
-          .string()
-          .regex(ENV_KEY, 'invalid environment variable name')
-          .refine((k) => !RESERVED_ENV.has(k) && !k.startsWith('STAGECOACH_'), 'reserved name'),
-        z.string().max(65536).refine((v) => !v.includes('\0'), 'may not contain NUL'),
-      )
-      .default({}),
-    edge: edgeSchema.optional(),
-    health: z
-      .strictObject({ timeout_s: z.number().int().min(1).max(3600).default(60) })
-      .default({ timeout_s: 60 }),
-  });
+export const manifestSchema = z.strictObject({
+  version: z.literal(1),
+  name: z.string().regex(NAME, 'lowercase letters, digits and dashes, 1-63 chars').optional(),
+  scenario: z.strictObject({ path: relativePath }),
+  target: z.discriminatedUnion('type', [localTargetSchema]),
+  ports: z
+    .record(z.string().regex(PORT_KEY, 'invalid port name'), port)
+    .refine(
+      (ports) => new Set(Object.values(ports)).size === Object.values(ports).length,
+      'ports must be distinct',
+    )
+    .default({}),
+  env: z
+    .record(
+      z
+        .string()
+        .regex(ENV_KEY, 'invalid environment variable name')
+        .refine((k) => !RESERVED_ENV.has(k) && !k.startsWith('STAGECOACH_'), 'reserved name'),
+      z
+        .string()
+        .max(65536)
+        .refine((v) => !v.includes('\0'), 'may not contain NUL'),
+    )
+    .default({}),
+  edge: edgeSchema.optional(),
+  health: z
+    .strictObject({ timeout_s: z.number().int().min(1).max(3600).default(60) })
+    .default({ timeout_s: 60 }),
+});
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestInput = z.input<typeof manifestSchema>;

@@ -65,7 +65,11 @@ export class QueueRegistry {
     const b = this.backend;
     if (b.kind === 'redis') {
       this.redis ??= new Redis(b.url, { maxRetriesPerRequest: null });
-      return new Queue(name, { connection: this.redis, prefix: b.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      return new Queue(name, {
+        connection: this.redis,
+        prefix: b.prefix,
+        defaultJobOptions: DEFAULT_JOB_OPTIONS,
+      });
     }
     // The backend only changes the connection type; the Queue API we use is the same.
     return new Queue(
@@ -78,7 +82,13 @@ export class QueueRegistry {
   /** A worker consuming `name` with `processor`. */
   worker(name: QueueName, processor: Processor, concurrency: number): Worker {
     const b = this.backend;
-    const opts = { concurrency, autorun: false, lockDuration: 30_000, stalledInterval: 15_000, maxStalledCount: 1 };
+    const opts = {
+      concurrency,
+      autorun: false,
+      lockDuration: 30_000,
+      stalledInterval: 15_000,
+      maxStalledCount: 1,
+    };
     if (b.kind === 'redis') {
       const connection = new Redis(b.url, { maxRetriesPerRequest: null });
       return new Worker(name, processor, { ...opts, connection, prefix: b.prefix });
@@ -92,7 +102,11 @@ export class QueueRegistry {
   }
 
   /** Adds a job by name to its queue, validating the payload. Same jobId → same job. */
-  async add<N extends JobName>(name: N, data: z.input<(typeof PAYLOADS)[N]>, jobId: string): Promise<string> {
+  async add<N extends JobName>(
+    name: N,
+    data: z.input<(typeof PAYLOADS)[N]>,
+    jobId: string,
+  ): Promise<string> {
     const payload = PAYLOADS[name].parse(data);
     const job = await this.queue(QUEUE_OF[name]).add(name, payload, { jobId });
     return job.id ?? jobId;

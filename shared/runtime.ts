@@ -22,13 +22,20 @@ export function queueBackendFor(config: Config, databaseUrl: string): QueueBacke
 }
 
 /** Connects (starting the embedded PostgreSQL when DATABASE_URL is unset) and migrates. */
-export async function boot(config: Config, logger: Logger, opts: { migrate: boolean }): Promise<Runtime> {
+export async function boot(
+  config: Config,
+  logger: Logger,
+  opts: { migrate: boolean },
+): Promise<Runtime> {
   let embedded: EmbeddedDb | undefined;
   let url = config.DATABASE_URL;
   if (!url) {
     embedded = await startEmbeddedDb(config.dataDir, config.EMBEDDED_PG_PORT, logger);
     url = embedded.url;
-    logger.info({ port: config.EMBEDDED_PG_PORT, dir: config.dataDir }, 'embedded PostgreSQL ready');
+    logger.info(
+      { port: config.EMBEDDED_PG_PORT, dir: config.dataDir },
+      'embedded PostgreSQL ready',
+    );
   }
   const db = createDb(url);
   if (opts.migrate) {

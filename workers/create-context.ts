@@ -8,10 +8,19 @@ import { openTransport } from '../shared/targets.js';
 import type { StageContext } from './context.js';
 
 /** The project's target-side scripts, shipped in every bundle. */
-export const SCRIPTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'target');
+export const SCRIPTS_DIR = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'scripts',
+  'target',
+);
 
 /** The context every stage of this process receives. */
-export function createStageContext(rt: Pick<Runtime, 'db' | 'queues'>, config: Config, logger: Logger): StageContext {
+export function createStageContext(
+  rt: Pick<Runtime, 'db' | 'queues'>,
+  config: Config,
+  logger: Logger,
+): StageContext {
   return {
     db: rt.db,
     queues: rt.queues,

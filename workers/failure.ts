@@ -7,7 +7,10 @@ import { FAILABLE } from './pipeline.js';
 const MAX_MESSAGE = 8000;
 
 /** Step, code and message of any error (an unexpected one is blamed on the stage). */
-export function describeFailure(err: unknown, stage: string): { step: string; code: string; message: string } {
+export function describeFailure(
+  err: unknown,
+  stage: string,
+): { step: string; code: string; message: string } {
   if (err instanceof StepError) {
     return { step: err.step, code: err.code, message: err.message.slice(0, MAX_MESSAGE) };
   }

@@ -12,7 +12,10 @@ const rt = await boot(config, logger, { migrate: !config.DATABASE_URL });
 const workers = startWorkers(createStageContext(rt, config, logger), config.WORKER_QUEUES, {
   concurrency: config.WORKER_CONCURRENCY,
 });
-logger.info({ queues: config.WORKER_QUEUES, concurrency: config.WORKER_CONCURRENCY }, 'workers started');
+logger.info(
+  { queues: config.WORKER_QUEUES, concurrency: config.WORKER_CONCURRENCY },
+  'workers started',
+);
 onShutdown(logger, [
   ['workers', () => workers.close()],
   ['runtime', () => rt.close()],

@@ -35,12 +35,23 @@ export const PIPELINE: Record<PipelineStage, StageDef> = {
     done: 'deployed',
     next: 'inspect',
     resultColumn: 'deploy_result',
-    percents: { release_check: 40, start_resources: 45, build: 55, start_services: 75, health_check: 85 },
+    percents: {
+      release_check: 40,
+      start_resources: 45,
+      build: 55,
+      start_services: 75,
+      health_check: 85,
+    },
   },
 };
 
 /** Statuses a run can be failed from (everything a stage runs in). */
-export const FAILABLE: readonly Status[] = ['pending', 'setup_running', 'setup_complete', 'deploying'];
+export const FAILABLE: readonly Status[] = [
+  'pending',
+  'setup_running',
+  'setup_complete',
+  'deploying',
+];
 
 /** The stage whose job should exist for a run in this status. */
 export function stageForStatus(status: Status): PipelineStage | null {

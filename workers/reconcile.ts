@@ -14,7 +14,8 @@ const LIVE = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-ch
 
 /** Deployments with a run in progress that have not moved for `quietMs`. */
 async function quietRuns(ctx: StageContext, quietMs: number): Promise<DeploymentRow[]> {
-  return ctx.db('deployments')
+  return ctx
+    .db('deployments')
     .whereNull('deleted_at')
     .whereNotNull('run_id')
     .whereIn('status', ['pending', 'setup_running', 'setup_complete', 'deploying'])
@@ -23,7 +24,10 @@ async function quietRuns(ctx: StageContext, quietMs: number): Promise<Deployment
 }
 
 /** Checks each quiet run once; returns what it did, for logs and tests. */
-export async function reconcile(ctx: StageContext, quietMs = 60_000): Promise<{ requeued: string[]; failed: string[] }> {
+export async function reconcile(
+  ctx: StageContext,
+  quietMs = 60_000,
+): Promise<{ requeued: string[]; failed: string[] }> {
   const out = { requeued: [] as string[], failed: [] as string[] };
   for (const d of await quietRuns(ctx, quietMs)) {
     const stage = stageForStatus(d.status);
@@ -41,7 +45,8 @@ export async function reconcile(ctx: StageContext, quietMs = 60_000): Promise<{ 
       out.requeued.push(d.id);
       continue;
     }
-    const reason = job?.failedReason || `the ${stage} job ended (${state}) without finishing the run`;
+    const reason =
+      job?.failedReason || `the ${stage} job ended (${state}) without finishing the run`;
     const failed = await failRun(ctx, {
       deploymentId: d.id,
       runId: d.run_id,

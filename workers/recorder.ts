@@ -40,7 +40,14 @@ export class StageRecorder {
     };
     await this.progress(id);
     const record = (ok: boolean): void => {
-      this.steps.push({ id, title, ok, started_at: started.toISOString(), duration_ms: Date.now() - started.getTime(), output_tail: tail });
+      this.steps.push({
+        id,
+        title,
+        ok,
+        started_at: started.toISOString(),
+        duration_ms: Date.now() - started.getTime(),
+        output_tail: tail,
+      });
     };
     try {
       const value = await fn(handle);
@@ -56,7 +63,15 @@ export class StageRecorder {
 
   /** Records a step that had nothing to do (work already done for this bundle). */
   skipped(id: string, title: string, reason: string): void {
-    this.steps.push({ id, title, ok: true, skipped: true, started_at: new Date().toISOString(), duration_ms: 0, output_tail: reason });
+    this.steps.push({
+      id,
+      title,
+      ok: true,
+      skipped: true,
+      started_at: new Date().toISOString(),
+      duration_ms: 0,
+      output_tail: reason,
+    });
   }
 
   /** The stage result so far. */
@@ -66,11 +81,20 @@ export class StageRecorder {
 
   private async progress(step: string): Promise<void> {
     const percent = this.percents[step] ?? 0;
-    await patchDeployment(this.ctx.db, this.deploymentId, this.runId, { progress: { stage: this.stage, step, percent } });
+    await patchDeployment(this.ctx.db, this.deploymentId, this.runId, {
+      progress: { stage: this.stage, step, percent },
+    });
   }
 
   private log(step: string, stream: OutputStream, chunk: string): void {
-    this.pending.push({ deployment_id: this.deploymentId, run_id: this.runId, stage: this.stage, step, stream, chunk });
+    this.pending.push({
+      deployment_id: this.deploymentId,
+      run_id: this.runId,
+      stage: this.stage,
+      step,
+      stream,
+      chunk,
+    });
     this.timer ??= setTimeout(() => {
       this.flush().catch((err: unknown) => this.ctx.logger.warn({ err }, 'log flush failed'));
     }, FLUSH_MS);

@@ -33,7 +33,11 @@ export function outputTail(result: ExecResult, lines = MESSAGE_TAIL_LINES): stri
 }
 
 /** Runs argv; a non-zero exit throws a StepError naming the step, with the output's tail. */
-export async function runChecked(t: Transport, argv: readonly string[], opts: RunOptions): Promise<ExecResult> {
+export async function runChecked(
+  t: Transport,
+  argv: readonly string[],
+  opts: RunOptions,
+): Promise<ExecResult> {
   const result = await t.exec(argv, {
     cwd: opts.cwd,
     env: opts.env,

@@ -20,7 +20,10 @@ export async function runInspectJob(ctx: StageContext, job: Job): Promise<unknow
   const t = await ctx.openTransport(d.manifest as unknown as Manifest);
   try {
     const result = await runInspect(d, t);
-    await patchDeployment(ctx.db, deploymentId, null, { inspect_result: result, last_inspected_at: new Date() });
+    await patchDeployment(ctx.db, deploymentId, null, {
+      inspect_result: result,
+      last_inspected_at: new Date(),
+    });
     return result;
   } finally {
     await t.close();

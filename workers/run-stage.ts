@@ -3,7 +3,11 @@ import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import type { Manifest } from '../shared/manifest.js';
 import { PAYLOADS, stageJobId } from '../shared/queues.js';
-import { findDeployment, transition, type DeploymentRow } from '../shared/repositories/deployments.js';
+import {
+  findDeployment,
+  transition,
+  type DeploymentRow,
+} from '../shared/repositories/deployments.js';
 import type { Transport } from '../shared/transports/types.js';
 import type { StageContext } from './context.js';
 import { describeFailure, failRun } from './failure.js';
@@ -32,7 +36,9 @@ async function work(
   }
   let t: Transport | undefined;
   try {
-    t = await rec.step('connect', 'Connect to the target', () => ctx.openTransport(d.manifest as unknown as Manifest));
+    t = await rec.step('connect', 'Connect to the target', () =>
+      ctx.openTransport(d.manifest as unknown as Manifest),
+    );
     return stage === 'setup' ? await runSetup(ctx, d, t, rec) : await runDeploy(ctx, d, t, rec);
   } finally {
     await t?.close();
@@ -40,7 +46,11 @@ async function work(
 }
 
 /** The processor of a pipeline stage. */
-export async function runStage(stage: PipelineStage, ctx: StageContext, job: Job): Promise<unknown> {
+export async function runStage(
+  stage: PipelineStage,
+  ctx: StageContext,
+  job: Job,
+): Promise<unknown> {
   const def = PIPELINE[stage];
   const { deploymentId, runId } = PAYLOADS[stage].parse(job.data);
   const found = await findDeployment(ctx.db, deploymentId);
@@ -68,7 +78,15 @@ export async function runStage(stage: PipelineStage, ctx: StageContext, job: Job
     if (isFinalAttempt(job, err)) {
       const failure = describeFailure(err, stage);
       const result = rec.result(failure);
-      await failRun(ctx, { deploymentId, runId, stage, failure, resultColumn: def.resultColumn, result, actor: ACTOR });
+      await failRun(ctx, {
+        deploymentId,
+        runId,
+        stage,
+        failure,
+        resultColumn: def.resultColumn,
+        result,
+        actor: ACTOR,
+      });
     }
     throw err;
   }

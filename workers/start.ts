@@ -27,7 +27,9 @@ export function startWorkers(
 ): WorkerSet {
   const workers = queues.map((name) => {
     const w = ctx.queues.worker(name, (job: Job) => PROCESSORS[name](ctx, job), opts.concurrency);
-    w.on('failed', (job, err) => ctx.logger.warn({ queue: name, job: job?.id, err: err.message }, 'job failed'));
+    w.on('failed', (job, err) =>
+      ctx.logger.warn({ queue: name, job: job?.id, err: err.message }, 'job failed'),
+    );
     w.on('error', (err) => ctx.logger.error({ queue: name, err }, 'worker error'));
     w.run().catch((err: unknown) => ctx.logger.error({ queue: name, err }, 'worker stopped'));
     return w;

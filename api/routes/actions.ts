@@ -33,7 +33,8 @@ async function waitForJob(deps: ApiDeps, jobId: string, seconds: number): Promis
 /** The action routes. */
 export function actionRoutes(deps: ApiDeps): Router {
   const r = Router();
-  const body = <T extends z.ZodType>(schema: T, raw: unknown) => parseOr(schema, raw ?? {}, 'invalid_request', 'request body');
+  const body = <T extends z.ZodType>(schema: T, raw: unknown) =>
+    parseOr(schema, raw ?? {}, 'invalid_request', 'request body');
 
   for (const [name, action] of [
     ['execute', execute],
@@ -44,7 +45,9 @@ export function actionRoutes(deps: ApiDeps): Router {
       const { force_rebuild } = body(rebuildBody, req.body);
       const d = await loadDeployment(deps, req.params.id);
       const started = await action(deps, d, force_rebuild);
-      res.status(202).json({ deployment: deploymentView(started.deployment), run_id: started.runId });
+      res
+        .status(202)
+        .json({ deployment: deploymentView(started.deployment), run_id: started.runId });
     });
   }
 
@@ -52,7 +55,9 @@ export function actionRoutes(deps: ApiDeps): Router {
     const { stop_resources } = body(stopBody, req.body);
     const d = await loadDeployment(deps, req.params.id);
     const { runId } = await stop(deps, d, stop_resources);
-    res.status(202).json({ deployment: deploymentView(await loadDeployment(deps, d.id)), run_id: runId });
+    res
+      .status(202)
+      .json({ deployment: deploymentView(await loadDeployment(deps, d.id)), run_id: runId });
   });
 
   r.post('/deployments/:id/inspect', async (req, res) => {

@@ -51,13 +51,23 @@ export function deploymentRoutes(deps: ApiDeps): Router {
     const { manifest, scenario } = await validateManifest(body.manifest, deps.config);
     const other = await findByTarget(deps.db, targetKey(manifest));
     if (other) {
-      throw new AppError('workdir_in_use', `deployment ${other.id} already uses this target workdir`, 409, {
-        deployment_id: other.id,
-      });
+      throw new AppError(
+        'workdir_in_use',
+        `deployment ${other.id} already uses this target workdir`,
+        409,
+        {
+          deployment_id: other.id,
+        },
+      );
     }
     let d = await createDeployment(
       deps.db,
-      { name: manifest.name ?? scenario.name, scenario: scenario.name, manifest, target_key: targetKey(manifest) },
+      {
+        name: manifest.name ?? scenario.name,
+        scenario: scenario.name,
+        manifest,
+        target_key: targetKey(manifest),
+      },
       'api',
     );
     let runId: string | undefined;
@@ -83,7 +93,11 @@ export function deploymentRoutes(deps: ApiDeps): Router {
   r.delete('/deployments/:id', async (req, res) => {
     const d = await loadDeployment(deps, req.params.id);
     if (runActive(d)) {
-      throw new AppError('already_running', 'a run is active; wait for it to end before deleting', 409);
+      throw new AppError(
+        'already_running',
+        'a run is active; wait for it to end before deleting',
+        409,
+      );
     }
     await softDeleteDeployment(deps.db, d.id);
     res.status(204).end();
@@ -97,7 +111,11 @@ export function deploymentRoutes(deps: ApiDeps): Router {
   r.get('/deployments/:id/logs', async (req, res) => {
     const d = await loadDeployment(deps, req.params.id);
     const q = parseOr(logsQuery, req.query, 'invalid_query', 'query');
-    const logs = await listLogs(deps.db, d.id, { runId: q.run_id, afterId: q.after, limit: q.limit });
+    const logs = await listLogs(deps.db, d.id, {
+      runId: q.run_id,
+      afterId: q.after,
+      limit: q.limit,
+    });
     res.json({ logs, next_after: logs.length ? Number(logs[logs.length - 1].id) : q.after });
   });
 

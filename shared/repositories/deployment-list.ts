@@ -12,8 +12,14 @@ export interface ListFilter {
 /** Decodes a cursor; null when it is not one we issued. */
 export function decodeCursor(cursor: string): { createdAt: string; id: string } | null {
   try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as string[];
-    if (typeof createdAt !== 'string' || typeof id !== 'string' || Number.isNaN(Date.parse(createdAt))) {
+    const [createdAt, id] = JSON.parse(
+      Buffer.from(cursor, 'base64url').toString('utf8'),
+    ) as string[];
+    if (
+      typeof createdAt !== 'string' ||
+      typeof id !== 'string' ||
+      Number.isNaN(Date.parse(createdAt))
+    ) {
       return null;
     }
     return { createdAt, id };
@@ -34,7 +40,12 @@ export async function listDeployments(
   const query = db('deployments')
     .whereNull('deleted_at')
     // microsecond-exact text of created_at, so the cursor round-trips without loss
-    .select('*', db.raw(`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at_text`))
+    .select(
+      '*',
+      db.raw(
+        `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at_text`,
+      ),
+    )
     .orderBy([
       { column: 'created_at', order: 'desc' },
       { column: 'id', order: 'desc' },

@@ -50,7 +50,15 @@ export type DeploymentPatch = Partial<
 >;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const JSON_COLUMNS = ['manifest', 'bundle', 'setup_result', 'deploy_result', 'inspect_result', 'stop_result', 'progress'];
+const JSON_COLUMNS = [
+  'manifest',
+  'bundle',
+  'setup_result',
+  'deploy_result',
+  'inspect_result',
+  'stop_result',
+  'progress',
+];
 
 /** True when the string is a well-formed uuid (anything else cannot be an id). */
 export const isUuid = (value: string): boolean => UUID.test(value);
@@ -75,7 +83,11 @@ export async function createDeployment(
       .returning('*')
       .catch((err: { code?: string }) => {
         throw err.code === '23505'
-          ? new AppError('workdir_in_use', 'another deployment already uses this target workdir', 409)
+          ? new AppError(
+              'workdir_in_use',
+              'another deployment already uses this target workdir',
+              409,
+            )
           : err;
       });
     await insertEvent(trx, {
@@ -102,7 +114,10 @@ export async function findDeployment(db: Db, id: string): Promise<DeploymentRow 
 
 /** The live deployment that uses this target key, or null. */
 export async function findByTarget(db: Db, targetKey: string): Promise<DeploymentRow | null> {
-  const row = await db('deployments').where({ target_key: targetKey }).whereNull('deleted_at').first();
+  const row = await db('deployments')
+    .where({ target_key: targetKey })
+    .whereNull('deleted_at')
+    .first();
   return (row as DeploymentRow | undefined) ?? null;
 }
 
@@ -150,7 +165,11 @@ export async function transition(db: Db, input: TransitionInput): Promise<Deploy
     if (!current || !input.from.includes(current.status)) {
       return null;
     }
-    if (input.runId !== undefined && input.newRunId === undefined && current.run_id !== input.runId) {
+    if (
+      input.runId !== undefined &&
+      input.newRunId === undefined &&
+      current.run_id !== input.runId
+    ) {
       return null;
     }
     const same = current.status === input.to;
@@ -183,7 +202,12 @@ export async function transition(db: Db, input: TransitionInput): Promise<Deploy
 }
 
 /** Gives the deployment a new run id (no status change) while it is in one of `statuses`. */
-export async function claimRun(db: Db, id: string, statuses: readonly Status[], runId: string): Promise<boolean> {
+export async function claimRun(
+  db: Db,
+  id: string,
+  statuses: readonly Status[],
+  runId: string,
+): Promise<boolean> {
   const count = await db('deployments')
     .where({ id })
     .whereNull('deleted_at')

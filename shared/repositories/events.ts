@@ -14,7 +14,10 @@ export interface EventRow {
 }
 
 /** Appends one event row (callers pass the transaction that changed the status). */
-export async function insertEvent(db: Db, event: Omit<EventRow, 'id' | 'created_at'>): Promise<void> {
+export async function insertEvent(
+  db: Db,
+  event: Omit<EventRow, 'id' | 'created_at'>,
+): Promise<void> {
   await db('deployment_events').insert(event);
 }
 

@@ -32,5 +32,8 @@ export async function listLogs(
     query.andWhere({ run_id: opts.runId });
   }
   const rows = await query;
-  return rows.map((r: LogChunk & { id: string | number; created_at: Date }) => ({ ...r, id: String(r.id) }));
+  return rows.map((r: LogChunk & { id: string | number; created_at: Date }) => ({
+    ...r,
+    id: String(r.id),
+  }));
 }

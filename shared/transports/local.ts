@@ -5,7 +5,17 @@ import path from 'node:path';
 import { appendTail, type ExecOptions, type ExecResult, type Transport } from './types.js';
 
 /** The only variables a target command inherits from the worker (no secrets of ours leak). */
-const INHERITED_ENV = ['PATH', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'SHELL', 'HOME', 'TMPDIR'];
+const INHERITED_ENV = [
+  'PATH',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'HOME',
+  'TMPDIR',
+];
 
 /** Resolves `rel` inside `root`; throws when it would escape. */
 export function insideDir(root: string, rel: string): string {

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Express } from 'express';
+import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
 import { createApp } from '../../api/app.js';
 import { parseConfig, type Config } from '../../shared/config.js';
@@ -33,8 +34,24 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** Deletes the test's queue keys from Redis. */
+async function dropRedisPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) {
+      await redis.del(...keys);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Creates a harness; `env` overrides configuration (e.g. SCENARIOS_DIR). */
-export async function createHarness(kind: BackendKind, env: Record<string, string> = {}): Promise<Harness> {
+export async function createHarness(
+  kind: BackendKind,
+  env: Record<string, string> = {},
+): Promise<Harness> {
   const id = `t_${randomBytes(5).toString('hex')}`;
   const dataDir = await mkdtemp(path.join(tmpdir(), 'stagecoach-it-'));
   const config = parseConfig({
@@ -77,6 +94,9 @@ export async function createHarness(kind: BackendKind, env: Record<string, strin
       await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [`${id}_q`]);
       await admin.destroy();
       await rm(dataDir, { recursive: true, force: true });
+      if (kind === 'redis') {
+        await dropRedisPrefix(id);
+      }
     },
   };
   return h;

@@ -23,7 +23,8 @@ export async function serve(app: Express): Promise<ApiClient> {
       const res = await fetch(`${url}${path}`, {
         method,
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        body:
+          body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : null };
@@ -39,7 +40,9 @@ export async function serve(app: Express): Promise<ApiClient> {
         }
         await new Promise((r) => setTimeout(r, 100));
       }
-      throw new Error(`deployment ${id} did not reach ${statuses.join('|')}: ${JSON.stringify(last)}`);
+      throw new Error(
+        `deployment ${id} did not reach ${statuses.join('|')}: ${JSON.stringify(last)}`,
+      );
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -25,7 +25,10 @@ export async function runBuild(
         scriptsDir: ctx.scriptsDir,
         force: payload.forceRebuild,
       });
-      h.output('stdout', `bundle ${built.sha256} (${built.size_bytes} bytes, ${built.cached ? 'cached' : 'built'})\n`);
+      h.output(
+        'stdout',
+        `bundle ${built.sha256} (${built.size_bytes} bytes, ${built.cached ? 'cached' : 'built'})\n`,
+      );
       return built;
     } catch (err) {
       if (err instanceof BundleError) {

@@ -28,7 +28,14 @@ export async function runDeploy(
   const release = targetPaths(bundle.sha256).release;
   const run = (step: string, code: string, command: string, args: string[] = [], extra = {}) =>
     rec.step(step, TITLES[step], (h) =>
-      manage(t, release, command, args, { step, code, handle: h, home: t.workdir, signal, ...extra }),
+      manage(t, release, command, args, {
+        step,
+        code,
+        handle: h,
+        home: t.workdir,
+        signal,
+        ...extra,
+      }),
     );
   const resources = await run('start_resources', 'resource_start_failed', 'start-resources', [], {
     exitCodes: { 3: 'port_in_use' },
@@ -37,7 +44,9 @@ export async function runDeploy(
   const started = await run('start_services', 'service_start_failed', 'start', [], {
     exitCodes: { 3: 'port_in_use' },
   });
-  const health = await run('health_check', 'health_check_failed', 'health', [String(manifest.health.timeout_s)]);
+  const health = await run('health_check', 'health_check_failed', 'health', [
+    String(manifest.health.timeout_s),
+  ]);
   return {
     bundle_sha256: bundle.sha256,
     resources: resources.resources ?? [],

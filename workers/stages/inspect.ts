@@ -7,13 +7,21 @@ import { parseResult } from '../remote.js';
 const LOG_LINES = 50;
 
 /** Reads the target's view of the deployment; never changes its status. */
-export async function runInspect(deployment: DeploymentRow, t: Transport): Promise<Record<string, unknown>> {
+export async function runInspect(
+  deployment: DeploymentRow,
+  t: Transport,
+): Promise<Record<string, unknown>> {
   const at = new Date().toISOString();
-  const status = await t.exec(['./manage.sh', 'status'], { cwd: 'current', env: { STAGECOACH_HOME: t.workdir } }).catch(
-    (err: Error) => ({ code: -1, stdout: '', stderr: err.message }),
-  );
+  const status = await t
+    .exec(['./manage.sh', 'status'], { cwd: 'current', env: { STAGECOACH_HOME: t.workdir } })
+    .catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }));
   if (status.code !== 0) {
-    return { ok: false, at, error: 'nothing is deployed on the target yet (no current release)', detail: status.stderr.trim().slice(-500) };
+    return {
+      ok: false,
+      at,
+      error: 'nothing is deployed on the target yet (no current release)',
+      detail: status.stderr.trim().slice(-500),
+    };
   }
   const parsed = parseResult(status.stdout);
   const services = (parsed.services as { name: string; running: boolean }[] | undefined) ?? [];
@@ -26,5 +34,12 @@ export async function runInspect(deployment: DeploymentRow, t: Transport): Promi
     logs[svc.name] = r.code === 0 ? r.stdout.split('\n').filter((l) => l !== '') : [];
   }
   const ok = services.length > 0 && services.every((s) => s.running);
-  return { ok, at, release: deployment.bundle?.sha256 ?? null, services, resources: parsed.resources ?? [], logs };
+  return {
+    ok,
+    at,
+    release: deployment.bundle?.sha256 ?? null,
+    services,
+    resources: parsed.resources ?? [],
+    logs,
+  };
 }

@@ -28,7 +28,11 @@ export async function runSetup(
 ): Promise<Record<string, unknown>> {
   const bundle = deployment.bundle;
   if (!bundle) {
-    throw new StepError('transfer', 'bundle_missing', 'the deployment has no bundle; Execute or Retry builds it');
+    throw new StepError(
+      'transfer',
+      'bundle_missing',
+      'the deployment has no bundle; Execute or Retry builds it',
+    );
   }
   const paths = targetPaths(bundle.sha256);
   if (await releaseIsSetUp(t, bundle.sha256)) {
@@ -38,7 +42,11 @@ export async function runSetup(
     return { bundle_sha256: bundle.sha256, uploaded: false, skipped: true };
   }
   const uploaded = await rec.step('transfer', 'Transfer the bundle', async (h) => {
-    await runChecked(t, ['mkdir', '-p', 'bundles', 'releases'], { step: 'transfer', code: 'transfer_failed', handle: h });
+    await runChecked(t, ['mkdir', '-p', 'bundles', 'releases'], {
+      step: 'transfer',
+      code: 'transfer_failed',
+      handle: h,
+    });
     if (await holdsBundle(t, paths.bundle, bundle.sha256)) {
       h.output('stdout', `target already holds ${paths.bundle}; upload skipped\n`);
       return false;
@@ -46,7 +54,11 @@ export async function runSetup(
     const local = path.join(ctx.config.dataDir, 'bundles', `${bundle.sha256}.tar.gz`);
     await t.putFile(local, paths.bundle);
     if (!(await holdsBundle(t, paths.bundle, bundle.sha256))) {
-      throw new StepError('transfer', 'transfer_corrupt', `uploaded bundle does not match sha256 ${bundle.sha256}`);
+      throw new StepError(
+        'transfer',
+        'transfer_corrupt',
+        `uploaded bundle does not match sha256 ${bundle.sha256}`,
+      );
     }
     h.output('stdout', `uploaded ${bundle.size_bytes} bytes to ${t.describe}/${paths.bundle}\n`);
     return true;
@@ -60,7 +72,12 @@ export async function runSetup(
     await runChecked(t, ['mv', tmp, paths.release], opts);
   });
   const result = await rec.step('manage_setup', 'Prepare the target (manage.sh setup)', (h) =>
-    manage(t, paths.release, 'setup', [], { step: 'manage_setup', code: 'setup_failed', handle: h, home: t.workdir }),
+    manage(t, paths.release, 'setup', [], {
+      step: 'manage_setup',
+      code: 'setup_failed',
+      handle: h,
+      home: t.workdir,
+    }),
   );
   return { bundle_sha256: bundle.sha256, uploaded, skipped: false, tools: result.tools ?? {} };
 }

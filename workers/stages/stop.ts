@@ -4,7 +4,11 @@ import type { StageRecorder } from '../recorder.js';
 import { manage } from '../remote.js';
 
 /** Stops what runs on the target; a target with nothing deployed has nothing to stop. */
-export async function runStop(t: Transport, rec: StageRecorder, stopResources: boolean): Promise<Record<string, unknown>> {
+export async function runStop(
+  t: Transport,
+  rec: StageRecorder,
+  stopResources: boolean,
+): Promise<Record<string, unknown>> {
   const hasCurrent = (await t.exec(['test', '-x', 'current/manage.sh'])).code === 0;
   if (!hasCurrent) {
     rec.skipped('stop', 'Stop services', 'nothing is deployed on the target');
@@ -12,6 +16,11 @@ export async function runStop(t: Transport, rec: StageRecorder, stopResources: b
   }
   const args = stopResources ? ['--resources'] : [];
   return rec.step('stop', stopResources ? 'Stop services and resources' : 'Stop services', (h) =>
-    manage(t, 'current', 'stop', args, { step: 'stop', code: 'stop_failed', handle: h, home: t.workdir }),
+    manage(t, 'current', 'stop', args, {
+      step: 'stop',
+      code: 'stop_failed',
+      handle: h,
+      home: t.workdir,
+    }),
   );
 }
