@@ -4,6 +4,13 @@ import { z } from 'zod';
 
 const QUEUE_NAMES = ['build', 'setup', 'deploy', 'inspect'] as const;
 
+/** A number from the environment; an empty string counts as unset. */
+const envNumber = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(min).max(max).default(fallback),
+  );
+
 const optionalUrl = z
   .string()
   .trim()
@@ -13,7 +20,7 @@ const optionalUrl = z
 
 export const configSchema = z.object({
   /** HTTP port of the API. */
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: envNumber(0, 65535, 3000),
   /** Address the API binds to; anything but loopback requires API_TOKEN. */
   HOST: z.string().min(1).default('127.0.0.1'),
   /** Bearer token required on /api/v1 and /admin when set (at least 16 characters). */
@@ -36,11 +43,12 @@ export const configSchema = z.object({
         .map((s) => s.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(QUEUE_NAMES)).min(1)),
+    .pipe(z.array(z.enum(QUEUE_NAMES)).min(1))
+    .transform((names) => [...new Set(names)]),
   /** Jobs each queue's worker runs at once in this process. */
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  WORKER_CONCURRENCY: envNumber(1, 256, 4),
   /** Port of the embedded PostgreSQL (only without DATABASE_URL). */
-  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  EMBEDDED_PG_PORT: envNumber(1, 65535, 54329),
   /** Queue prefix (Redis) or schema (PostgreSQL backend) that namespaces the queues. */
   QUEUE_PREFIX: z
     .string()
@@ -65,7 +73,9 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     throw new Error(`invalid configuration:\n${lines.join('\n')}`);
   }
   if (!LOOPBACK.has(result.data.HOST) && !result.data.API_TOKEN) {
-    throw new Error(`  HOST: binding ${result.data.HOST} exposes the API; set API_TOKEN as well`);
+    throw new Error(
+      `invalid configuration:\n  HOST: binding ${result.data.HOST} exposes the API; set API_TOKEN as well`,
+    );
   }
   return {
     ...result.data,

@@ -69,6 +69,10 @@ export type ManifestInput = z.input<typeof manifestSchema>;
 export function formatIssues(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((issue) => ({
     path: issue.path.map(String).join('.'),
-    message: issue.message,
+    // a rejected record key hides the schema's own message one level down
+    message:
+      issue.code === 'invalid_key' && issue.issues.length
+        ? issue.issues.map((i) => i.message).join('; ')
+        : issue.message,
   }));
 }

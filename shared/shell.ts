@@ -1,6 +1,7 @@
 /** The one quoting function: every command that reaches a shell is built from argv through here. */
 
-const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+// no `=`: a leading `A=b` word would be read as an assignment
+const SAFE = /^[A-Za-z0-9_@%+:,./-]+$/;
 
 /** Quotes one argument for a POSIX shell (single quotes; embedded quotes escaped). */
 export function shellQuote(arg: string): string {

@@ -20,7 +20,7 @@ export function resolveLocalWorkdir(dataDir: string, workdir: string): string {
 
 /** A stable key for "the same place on the same target" (two deployments may not share one). */
 export function targetKey(manifest: Manifest): string {
-  return `local:${path.posix.normalize(manifest.target.workdir)}`;
+  return `local:${path.posix.normalize(manifest.target.workdir).replace(/\/+$/, '')}`;
 }
 
 /** Opens the transport for a manifest's target. */

@@ -20,7 +20,10 @@ import { execute } from '../run-control.js';
 import { validateManifest } from '../validate-manifest.js';
 import { deploymentView, runActive } from '../view.js';
 
-const createBody = z.strictObject({ manifest: z.unknown(), execute: z.boolean().default(false) });
+const createBody = z.strictObject({
+  manifest: z.unknown().optional(),
+  execute: z.boolean().default(false),
+});
 const listQuery = z.object({
   status: z.enum(STATUSES).optional(),
   scenario: z.string().max(63).optional(),

@@ -1,6 +1,8 @@
 /** Listing deployments newest first, with an opaque keyset cursor. */
 import type { Db } from '../db.js';
-import type { DeploymentRow } from './deployments.js';
+import { isUuid, type DeploymentRow } from './deployments.js';
+
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 export interface ListFilter {
   status?: string;
@@ -18,7 +20,8 @@ export function decodeCursor(cursor: string): { createdAt: string; id: string } 
     if (
       typeof createdAt !== 'string' ||
       typeof id !== 'string' ||
-      Number.isNaN(Date.parse(createdAt))
+      !CURSOR_TIME.test(createdAt) ||
+      !isUuid(id)
     ) {
       return null;
     }

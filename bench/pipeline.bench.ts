@@ -1,0 +1,77 @@
+/**
+ * Pipeline benchmark: execute → deployed of examples/hello-web on a local target, measured
+ * through the HTTP API with real workers. Ratios in the same run, no asserts:
+ * - PostgreSQL queue backend vs Redis backend (baseline: Redis) for a first deployment;
+ * - re-deploy (bundle set up on the target) and re-execute (cache hit, setup skipped) vs first.
+ * Run: npx tsx bench/pipeline.bench.ts [rounds]
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildManifest } from '../test/factories.js';
+import { createHarness, type BackendKind } from '../test/helpers/harness.js';
+import { serve, type ApiClient } from '../test/helpers/http.js';
+import { freePort } from '../test/helpers/ports.js';
+
+const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function timedAction(api: ApiClient, id: string, action: string): Promise<number> {
+  const start = process.hrtime.bigint();
+  const res = await api.call('POST', `/api/v1/deployments/${id}/${action}`, {});
+  if (res.status !== 202) {
+    throw new Error(`${action}: ${JSON.stringify(res.body)}`);
+  }
+  const d = await api.waitFor(id, ['deployed', 'failed']);
+  if (d.status !== 'deployed') {
+    throw new Error(`${action} ended ${d.status}: ${d.error_message}`);
+  }
+  return ms(start);
+}
+
+/** One backend: first deploy, re-deploy and re-execute times (ms, medians over rounds). */
+async function measure(kind: BackendKind, rounds: number) {
+  const h = await createHarness(kind);
+  h.startWorkers();
+  const api = await serve(h.app);
+  const first: number[] = [];
+  const redeploy: number[] = [];
+  const reexecute: number[] = [];
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const manifest = buildManifest({
+        ports: { web: await freePort() },
+        target: { type: 'local', workdir: `targets/bench-${i}` },
+      });
+      const id = (await api.call('POST', '/api/v1/deployments', { manifest })).body.deployment.id;
+      first.push(await timedAction(api, id, 'execute'));
+      redeploy.push(await timedAction(api, id, 'redeploy'));
+      reexecute.push(await timedAction(api, id, 'execute'));
+      await api.call('POST', `/api/v1/deployments/${id}/stop`, {});
+      await api.waitFor(id, ['stopped']);
+    }
+  } finally {
+    await api.close();
+    await h.close();
+  }
+  return { first: median(first), redeploy: median(redeploy), reexecute: median(reexecute) };
+}
+
+/** Runs both backends and prints the table of ratios. */
+export async function main(rounds = 5): Promise<void> {
+  const redis = await measure('redis', rounds);
+  const pg = await measure('postgres', rounds);
+  const row = (name: string, v: number, base: number, label: string) =>
+    console.log(`${name.padEnd(34)} ${v.toFixed(0).padStart(7)} ms  ${(v / base).toFixed(2)} × ${label}`);
+  console.log(`pipeline bench: hello-web to a local target, median of ${rounds} rounds`);
+  row('first deploy, Redis backend', redis.first, redis.first, 'baseline');
+  row('first deploy, PostgreSQL backend', pg.first, redis.first, 'Redis');
+  row('re-deploy, Redis', redis.redeploy, redis.first, 'first deploy');
+  row('re-execute (cached), Redis', redis.reexecute, redis.first, 'first deploy');
+  row('re-deploy, PostgreSQL', pg.redeploy, pg.first, 'first deploy');
+  row('re-execute (cached), PostgreSQL', pg.reexecute, pg.first, 'first deploy');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  await main(Number(process.argv[2]) || 5);
+  process.exit(0);
+}
