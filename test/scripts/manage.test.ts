@@ -1,0 +1,647 @@
+/**
+ * The target-side scripts (scripts/target/manage.sh, setup.sh) against docs/target-layout.md:
+ * release directories are assembled by hand, and real services, PostgreSQL and Redis run.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import {
+  chmod,
+  cp,
+  mkdir,
+  mkdtemp,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { shellEnvFile } from '../../shared/shell.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (killed after timeoutMs) and collects its output. */
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 50_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs `./manage.sh args` inside a release directory. */
+function manage(home: string, release: string, ...args: string[]): Promise<RunResult> {
+  return run('./manage.sh', args, {
+    cwd: path.join(home, 'releases', release),
+    env: { ...process.env, STAGECOACH_HOME: home },
+  });
+}
+
+/** The JSON of the `STAGECOACH_RESULT` line, which must be stdout's last line. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function resultOf(r: RunResult): any {
+  const lines = r.stdout.trimEnd().split('\n');
+  const last = lines[lines.length - 1] ?? '';
+  expect(last, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).to.match(/^STAGECOACH_RESULT \{/);
+  return JSON.parse(last.slice('STAGECOACH_RESULT '.length));
+}
+
+function lastLine(text: string): string {
+  const lines = text.trimEnd().split('\n');
+  return lines[lines.length - 1] ?? '';
+}
+
+/** Fails with the command's output unless it exited 0. */
+function ok(r: RunResult): RunResult {
+  expect(r.code, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).to.equal(0);
+  return r;
+}
+
+/** A TCP port that was free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, ...]. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return line.slice(line.lastIndexOf(') ') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a live process has this pid (zombies count as dead: PID 1 may never reap them). */
+function alive(pid: number): boolean {
+  const f = procStat(pid);
+  return f !== undefined && f[0] !== 'Z';
+}
+
+/** True when any live process belongs to process group pgid. */
+function groupAlive(pgid: number): boolean {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .some((d) => {
+      const f = procStat(Number(d));
+      return f !== undefined && f[2] === String(pgid) && f[0] !== 'Z';
+    });
+}
+
+function httpRequest(
+  port: number,
+  urlPath: string,
+  method = 'GET',
+  body?: unknown,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: urlPath,
+        method,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let data = '';
+        res.on('data', (d: Buffer) => (data += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+function onPath(bin: string): boolean {
+  return (process.env.PATH ?? '')
+    .split(':')
+    .some((dir) => dir !== '' && existsSync(path.join(dir, bin)));
+}
+
+function postgresBinaries(): boolean {
+  const base = '/usr/lib/postgresql';
+  return (
+    existsSync(base) &&
+    readdirSync(base).some((v) => existsSync(path.join(base, v, 'bin', 'postgres')))
+  );
+}
+
+/** Skips the suite when a binary is missing; under CI=true fails, naming the Debian package. */
+function requireTools(ctx: Mocha.Context, tools: [boolean, string, string][]): void {
+  const missing = tools
+    .filter(([present]) => !present)
+    .map(([, bin, pkg]) => `${bin} (apt-get install ${pkg})`);
+  if (missing.length === 0) {
+    return;
+  }
+  if (process.env.CI === 'true') {
+    throw new Error(`missing binaries: ${missing.join(', ')}`);
+  }
+  ctx.skip();
+}
+
+interface ServiceSpec {
+  name: string;
+  port: number;
+  start: string;
+  build?: string;
+  health?: string;
+}
+
+interface ReleaseSpec {
+  scenario: string;
+  services: ServiceSpec[];
+  resources?: Record<string, number | ''>;
+  env?: Record<string, string>;
+  healthTimeout?: number;
+}
+
+/** Assembles releases/<name> by hand, laid out as docs/target-layout.md's bundle. */
+async function assembleRelease(home: string, name: string, spec: ReleaseSpec): Promise<string> {
+  const dir = path.join(home, 'releases', name);
+  const resources = spec.resources ?? {};
+  await mkdir(path.join(dir, 'config', 'services'), { recursive: true });
+  await mkdir(path.join(dir, 'config', 'resources'), { recursive: true });
+  for (const script of ['manage.sh', 'setup.sh']) {
+    await cp(path.join(ROOT, 'scripts', 'target', script), path.join(dir, script));
+    await chmod(path.join(dir, script), 0o755);
+  }
+  await cp(path.join(ROOT, 'examples', spec.scenario), path.join(dir, 'scenario'), {
+    recursive: true,
+    filter: (src) => !src.includes('node_modules'),
+  });
+  const scenarioName = spec.scenario;
+  await writeFile(
+    path.join(dir, 'config', 'deployment.json'),
+    JSON.stringify({
+      scenario: scenarioName,
+      services: spec.services.map((s) => s.name),
+      resources: Object.keys(resources),
+      ports: Object.fromEntries(spec.services.map((s) => [s.name, s.port])),
+      health: { timeout_s: spec.healthTimeout ?? 30 },
+    }),
+  );
+  await writeFile(
+    path.join(dir, 'config', 'stagecoach.env'),
+    shellEnvFile({
+      STAGECOACH_SCENARIO: scenarioName,
+      STAGECOACH_SERVICES: spec.services.map((s) => s.name).join(' '),
+      STAGECOACH_RESOURCES: Object.keys(resources).join(' '),
+      STAGECOACH_HEALTH_TIMEOUT: String(spec.healthTimeout ?? 30),
+    }),
+  );
+  await writeFile(path.join(dir, 'config', 'app.env'), shellEnvFile(spec.env ?? {}), {
+    mode: 0o600,
+  });
+  for (const s of spec.services) {
+    await writeFile(
+      path.join(dir, 'config', 'services', `${s.name}.env`),
+      shellEnvFile({
+        SERVICE_NAME: s.name,
+        SERVICE_PORT: String(s.port),
+        SERVICE_START: s.start,
+        SERVICE_BUILD: s.build ?? '',
+        SERVICE_HEALTH: s.health ?? '/health',
+      }),
+    );
+  }
+  for (const [kind, port] of Object.entries(resources)) {
+    await writeFile(
+      path.join(dir, 'config', 'resources', `${kind}.conf`),
+      shellEnvFile({ RESOURCE_PORT: String(port) }),
+    );
+  }
+  return dir;
+}
+
+/** Stops everything a home may still run, then removes it. */
+async function cleanUp(home: string | undefined, pids: Set<number>): Promise<void> {
+  if (!home) {
+    return;
+  }
+  const releases = existsSync(path.join(home, 'releases'))
+    ? readdirSync(path.join(home, 'releases'))
+    : [];
+  if (releases.length > 0) {
+    await manage(home, releases[0], 'stop', '--resources').catch(() => undefined);
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  await rm(home, { recursive: true, force: true });
+}
+
+describe('scripts/target/manage.sh: services', function () {
+  let home: string | undefined;
+  let webPort: number;
+  const pids = new Set<number>();
+  let firstPid = 0;
+  let blocker: net.Server | undefined;
+
+  before(async function () {
+    requireTools(this, [
+      [onPath('bash'), 'bash', 'bash'],
+      [onPath('setsid'), 'setsid', 'util-linux'],
+      [onPath('timeout'), 'timeout', 'coreutils'],
+      [onPath('tar'), 'tar', 'tar'],
+      [onPath('gzip'), 'gzip', 'gzip'],
+      [onPath('node'), 'node', 'nodejs'],
+    ]);
+    home = await mkdtemp(path.join(os.tmpdir(), 'stagecoach-manage-'));
+    webPort = await freePort();
+    await assembleRelease(home, 'r1', {
+      scenario: 'hello-web',
+      services: [{ name: 'web', port: webPort, start: 'node server.js' }],
+      env: { GREETING: "howdy, it's $HOME `quoted`" },
+      healthTimeout: 20,
+    });
+  });
+
+  after(async function () {
+    await new Promise<void>((resolve) => (blocker ? blocker.close(() => resolve()) : resolve()));
+    await cleanUp(home, pids);
+  });
+
+  it('setup checks the tools, creates state/ and marks the release', async function () {
+    const r = ok(await manage(home!, 'r1', 'setup'));
+    const { tools } = resultOf(r);
+    expect(tools.node).to.match(/\/node$/);
+    expect(tools).to.include.keys('bash', 'tar', 'gzip', 'setsid', 'timeout');
+    expect(existsSync(path.join(home!, 'releases', 'r1', '.setup-ok'))).to.equal(true);
+    expect(existsSync(path.join(home!, 'state'))).to.equal(true);
+  });
+
+  it('build runs once (hello-web has nothing to build)', async function () {
+    expect(resultOf(ok(await manage(home!, 'r1', 'build')))).to.deep.equal({ skipped: false });
+    expect(resultOf(ok(await manage(home!, 'r1', 'build')))).to.deep.equal({ skipped: true });
+  });
+
+  it('start runs the service detached in its own process group and points current', async function () {
+    const { services } = resultOf(ok(await manage(home!, 'r1', 'start')));
+    expect(services).to.have.length(1);
+    expect(services[0]).to.include({ name: 'web', port: webPort });
+    firstPid = services[0].pid;
+    pids.add(firstPid);
+    expect(alive(firstPid)).to.equal(true);
+    expect(procStat(firstPid)?.[2], 'process group').to.equal(String(firstPid));
+    expect(readFileSync(path.join(home!, 'state', 'run', 'web.pid'), 'utf8').trim()).to.equal(
+      String(firstPid),
+    );
+    expect(await readlink(path.join(home!, 'current'))).to.equal('releases/r1');
+  });
+
+  it('health passes', async function () {
+    const { services } = resultOf(ok(await manage(home!, 'r1', 'health')));
+    expect(services).to.deep.equal([
+      { name: 'web', process: true, port: true, http: true, http_status: 200 },
+    ]);
+  });
+
+  it('status reports the service', async function () {
+    const res = resultOf(ok(await manage(home!, 'r1', 'status')));
+    expect(res).to.deep.equal({
+      services: [{ name: 'web', pid: firstPid, running: true, port: webPort }],
+      resources: [],
+    });
+  });
+
+  it('the app answers on its port with the app env', async function () {
+    const res = await httpRequest(webPort, '/');
+    expect(res.status).to.equal(200);
+    expect(res.body).to.contain("howdy, it's $HOME `quoted`");
+  });
+
+  it('start again replaces the process and stays healthy', async function () {
+    const { services } = resultOf(ok(await manage(home!, 'r1', 'start')));
+    const pid = services[0].pid as number;
+    pids.add(pid);
+    expect(pid).to.not.equal(firstPid);
+    expect(groupAlive(firstPid), 'old process group').to.equal(false);
+    expect(alive(pid)).to.equal(true);
+    const health = resultOf(ok(await manage(home!, 'r1', 'health', '20')));
+    expect(health.services[0]).to.include({ http: true, http_status: 200 });
+    firstPid = pid;
+  });
+
+  it('the service outlives its caller when the caller process group is killed', async function () {
+    const child = spawn('bash', ['-c', './manage.sh start && exec sleep 60'], {
+      cwd: path.join(home!, 'releases', 'r1'),
+      env: { ...process.env, STAGECOACH_HOME: home! },
+      detached: true,
+    });
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    let stdout = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (stdout.includes('STAGECOACH_RESULT')) {
+          resolve();
+        }
+      });
+      child.on('close', () => reject(new Error(`manage.sh start ended early:\n${stdout}`)));
+    });
+    process.kill(-child.pid!, 'SIGKILL');
+    await closed;
+    const pid = JSON.parse(lastLine(stdout).slice('STAGECOACH_RESULT '.length)).services[0].pid;
+    pids.add(pid);
+    expect(alive(pid)).to.equal(true);
+    ok(await manage(home!, 'r1', 'health', '20'));
+    firstPid = pid;
+  });
+
+  it('refuses a port held by another process (exit 3) and leaves the running release alone', async function () {
+    const heldPort = await freePort();
+    blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker!.listen(heldPort, '127.0.0.1', resolve));
+    await assembleRelease(home!, 'r2', {
+      scenario: 'hello-web',
+      services: [{ name: 'web', port: heldPort, start: 'node server.js' }],
+    });
+    const r = await manage(home!, 'r2', 'start');
+    expect(r.code, r.stderr).to.equal(3);
+    const message = lastLine(r.stderr);
+    expect(message).to.contain(`port ${heldPort}`);
+    expect(message).to.contain(`pid ${process.pid}`);
+    expect(alive(firstPid), 'r1 keeps running').to.equal(true);
+    expect(await readlink(path.join(home!, 'current'))).to.equal('releases/r1');
+  });
+
+  it('health fails with exit 1 and the log tail when /health answers 500', async function () {
+    const port = await freePort();
+    await assembleRelease(home!, 'r3', {
+      scenario: 'hello-web',
+      services: [{ name: 'web', port, start: 'node server.js' }],
+      env: { HEALTH_STATUS: '500' },
+    });
+    const { services } = resultOf(ok(await manage(home!, 'r3', 'start')));
+    pids.add(services[0].pid);
+    expect(groupAlive(firstPid), 'r1 was replaced').to.equal(false);
+    firstPid = services[0].pid;
+    const started = Date.now();
+    const r = await manage(home!, 'r3', 'health', '3');
+    expect(r.code, r.stderr).to.equal(1);
+    expect(Date.now() - started).to.be.within(2500, 15_000);
+    expect(resultOf(r).services[0]).to.include({
+      process: true,
+      port: true,
+      http: false,
+      http_status: 500,
+    });
+    expect(r.stderr).to.contain('last 20 lines');
+    expect(r.stderr).to.contain('GET /health');
+    expect(lastLine(r.stderr)).to.match(/service web: .*500/);
+  });
+
+  it('health of a release that is not running fails at once', async function () {
+    const r = await manage(home!, 'r1', 'health', '30');
+    expect(r.code).to.equal(1);
+    expect(lastLine(r.stderr)).to.contain('belongs to release r3');
+  });
+
+  it('stop kills the process group; stopping again is a no-op', async function () {
+    const r = ok(await manage(home!, 'r3', 'stop'));
+    expect(resultOf(r)).to.deep.equal({ stopped: ['web'] });
+    expect(groupAlive(firstPid)).to.equal(false);
+    expect(existsSync(path.join(home!, 'state', 'run', 'web.pid'))).to.equal(false);
+    expect(resultOf(ok(await manage(home!, 'r3', 'stop')))).to.deep.equal({ stopped: [] });
+    const status = resultOf(ok(await manage(home!, 'r3', 'status')));
+    expect(status.services[0]).to.include({ running: false, pid: null });
+  });
+  it('start fails with exit 1 and the log tail when the service dies at once', async function () {
+    await assembleRelease(home!, 'r4', {
+      scenario: 'hello-web',
+      services: [{ name: 'web', port: await freePort(), start: 'node missing.js' }],
+    });
+    const r = await manage(home!, 'r4', 'start');
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain('Cannot find module');
+    expect(lastLine(r.stderr)).to.contain('service web: exited right after starting');
+    expect(resultOf(ok(await manage(home!, 'r4', 'stop')))).to.deep.equal({ stopped: [] });
+  });
+});
+
+describe('scripts/target/manage.sh: resources', function () {
+  let home: string | undefined;
+  let pgPort: number;
+  let apiPort: number;
+  const pids = new Set<number>();
+  const first: Record<string, { port: number; pid: number }> = {};
+
+  const secret = (kind: string, file: string): string =>
+    readFileSync(path.join(home!, 'state', 'resources', kind, file), 'utf8').trim();
+  const psql = (sql: string): Promise<RunResult> =>
+    run('psql', [secret('postgres', 'url'), '-XtAc', sql]);
+  const redisCli = (...args: string[]): Promise<RunResult> =>
+    run('redis-cli', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(first.redis.port),
+      '-a',
+      secret('redis', 'password'),
+      '--no-auth-warning',
+      ...args,
+    ]);
+
+  before(async function () {
+    requireTools(this, [
+      [postgresBinaries(), 'postgres', 'postgresql'],
+      [onPath('psql'), 'psql', 'postgresql-client'],
+      [onPath('redis-server'), 'redis-server', 'redis-server'],
+      [onPath('redis-cli'), 'redis-cli', 'redis-tools'],
+      [onPath('setsid'), 'setsid', 'util-linux'],
+      [process.getuid?.() !== 0 || onPath('runuser'), 'runuser', 'util-linux'],
+    ]);
+    // mkdtemp makes a 0700 directory: manage.sh must open it for the postgres user itself.
+    home = await mkdtemp(path.join(os.tmpdir(), 'stagecoach-resources-'));
+    pgPort = await freePort();
+    apiPort = await freePort();
+    await assembleRelease(home, 'r1', {
+      scenario: 'notes-api',
+      services: [
+        {
+          name: 'api',
+          port: apiPort,
+          start: 'node server.js',
+          build: 'npm install --omit=dev --no-audit --no-fund',
+        },
+      ],
+      resources: { postgres: pgPort, redis: '' },
+    });
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await cleanUp(home, pids);
+  });
+
+  it('setup finds the server binaries', async function () {
+    const { tools } = resultOf(ok(await manage(home!, 'r1', 'setup')));
+    expect(tools.postgres).to.match(/\/postgres$/);
+    expect(tools['redis-server']).to.match(/\/redis-server$/);
+  });
+
+  it('start refuses to run before the resources have URLs', async function () {
+    const r = await manage(home!, 'r1', 'start');
+    expect(r.code).to.equal(1);
+    expect(lastLine(r.stderr)).to.contain('run ./manage.sh start-resources first');
+    expect(existsSync(path.join(home!, 'state', 'run', 'api.pid'))).to.equal(false);
+  });
+
+  it('start-resources initialises and starts postgres and redis', async function () {
+    const { resources } = resultOf(ok(await manage(home!, 'r1', 'start-resources')));
+    expect(resources.map((r: { kind: string }) => r.kind)).to.deep.equal(['postgres', 'redis']);
+    for (const r of resources) {
+      expect(r.started).to.equal(true);
+      expect(alive(r.pid), `${r.kind} pid`).to.equal(true);
+      pids.add(r.pid);
+      first[r.kind] = { port: r.port, pid: r.pid };
+    }
+    expect(first.postgres.port).to.equal(pgPort);
+    expect(first.redis.port).to.be.within(20000, 29999);
+    for (const kind of ['postgres', 'redis']) {
+      for (const file of ['password', 'url']) {
+        const mode = (await stat(path.join(home!, 'state', 'resources', kind, file))).mode & 0o777;
+        expect(mode, `${kind}/${file} mode`).to.equal(0o600);
+      }
+      expect(secret(kind, 'password')).to.match(/^[A-Za-z0-9]{32}$/);
+    }
+    expect(secret('postgres', 'url')).to.equal(
+      `postgresql://stagecoach:${secret('postgres', 'password')}@127.0.0.1:${pgPort}/app`,
+    );
+    expect(secret('redis', 'url')).to.equal(
+      `redis://:${secret('redis', 'password')}@127.0.0.1:${first.redis.port}/0`,
+    );
+  });
+
+  it('the recorded URL and password connect', async function () {
+    const db = ok(await psql('SELECT current_database(), current_user'));
+    expect(db.stdout.trim()).to.equal('app|stagecoach');
+    expect(ok(await redisCli('PING')).stdout.trim()).to.equal('PONG');
+    const wrong = await run('redis-cli', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(first.redis.port),
+      'PING',
+    ]);
+    expect(wrong.stdout + wrong.stderr).to.contain('NOAUTH');
+  });
+
+  it('start-resources again leaves them running (started:false)', async function () {
+    const { resources } = resultOf(ok(await manage(home!, 'r1', 'start-resources')));
+    for (const r of resources) {
+      expect(r).to.deep.equal({
+        kind: r.kind,
+        port: first[r.kind].port,
+        pid: first[r.kind].pid,
+        started: false,
+      });
+    }
+    const status = resultOf(ok(await manage(home!, 'r1', 'status')));
+    expect(status.resources).to.deep.equal([
+      { kind: 'postgres', port: pgPort, running: true },
+      { kind: 'redis', port: first.redis.port, running: true },
+    ]);
+  });
+
+  it('notes-api runs against them with DATABASE_URL and REDIS_URL', async function () {
+    const modules = path.join(ROOT, 'node_modules');
+    if (!existsSync(path.join(modules, 'pg')) || !existsSync(path.join(modules, 'ioredis'))) {
+      this.skip();
+    }
+    // Stands in for `build` (npm install needs the network): the project's own pg and ioredis.
+    await symlink(modules, path.join(home!, 'releases', 'r1', 'scenario', 'node_modules'));
+    const { services } = resultOf(ok(await manage(home!, 'r1', 'start')));
+    pids.add(services[0].pid);
+    ok(await manage(home!, 'r1', 'health', '30'));
+    const created = await httpRequest(apiPort, '/notes', 'POST', { text: 'first note' });
+    expect(created.status, created.body).to.equal(201);
+    expect(JSON.parse(created.body).created_total).to.equal(1);
+    const list = JSON.parse((await httpRequest(apiPort, '/notes')).body);
+    expect(list.notes.map((n: { text: string }) => n.text)).to.deep.equal(['first note']);
+    expect(list.created_total).to.equal(1);
+    expect(resultOf(ok(await manage(home!, 'r1', 'stop')))).to.deep.equal({ stopped: ['api'] });
+  });
+
+  it('stop --resources stops them; a restart keeps port, password and data', async function () {
+    ok(await psql('CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)'));
+    ok(await redisCli('SET', 'kept', 'yes'));
+    const password = secret('postgres', 'password');
+    ok(await manage(home!, 'r1', 'stop', '--resources'));
+    expect(alive(first.postgres.pid), 'postgres').to.equal(false);
+    expect(alive(first.redis.pid), 'redis').to.equal(false);
+    const status = resultOf(ok(await manage(home!, 'r1', 'status')));
+    expect(status.resources.map((r: { running: boolean }) => r.running)).to.deep.equal([
+      false,
+      false,
+    ]);
+
+    const { resources } = resultOf(ok(await manage(home!, 'r1', 'start-resources')));
+    for (const r of resources) {
+      pids.add(r.pid);
+      expect(r).to.include({ port: first[r.kind].port, started: true });
+    }
+    expect(secret('postgres', 'password')).to.equal(password);
+    expect(ok(await psql('SELECT x FROM kept')).stdout.trim()).to.equal('42');
+    expect(ok(await redisCli('GET', 'kept')).stdout.trim()).to.equal('yes');
+    ok(await manage(home!, 'r1', 'stop', '--resources'));
+  });
+
+  it('refuses a resource port held by another process (exit 3)', async function () {
+    const blocker = net.createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      await writeFile(
+        path.join(home!, 'releases', 'r1', 'config', 'resources', 'postgres.conf'),
+        shellEnvFile({ RESOURCE_PORT: String(port) }),
+      );
+      const r = await manage(home!, 'r1', 'start-resources');
+      expect(r.code, r.stderr).to.equal(3);
+      expect(lastLine(r.stderr)).to.contain(`resource postgres: port ${port} is held`);
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+});
