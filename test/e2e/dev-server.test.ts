@@ -62,7 +62,10 @@ describe('npm run dev end to end (embedded PostgreSQL, PostgreSQL queue backend)
 
   it('deploys hello-web, inspects, stops, re-deploys; history holds only table edges', async () => {
     const port = await freePort();
-    const manifest = buildManifest({ ports: { web: port }, target: { type: 'local', workdir: 'targets/hello' } });
+    const manifest = buildManifest({
+      ports: { web: port },
+      target: { type: 'local', workdir: 'targets/hello' },
+    });
     const created = await call('POST', '/deployments', { manifest, execute: true });
     expect(created.status).to.equal(201);
     const id = created.body.deployment.id;
@@ -99,9 +102,16 @@ describe('npm run dev end to end (embedded PostgreSQL, PostgreSQL queue backend)
   });
 
   it('a crash in the middle of a deploy does not leave the deployment running', async () => {
-    await editFile(path.join(scenarios, 'examples/hello-web/scenario.json'), '"start"', '"build": "sleep 6", "start"');
+    await editFile(
+      path.join(scenarios, 'examples/hello-web/scenario.json'),
+      '"start"',
+      '"build": "sleep 6", "start"',
+    );
     const port = await freePort();
-    const manifest = buildManifest({ ports: { web: port }, target: { type: 'local', workdir: 'targets/crash' } });
+    const manifest = buildManifest({
+      ports: { web: port },
+      target: { type: 'local', workdir: 'targets/crash' },
+    });
     const id = (await call('POST', '/deployments', { manifest, execute: true })).body.deployment.id;
     const deadline = Date.now() + 60_000;
     for (;;) {

@@ -27,7 +27,9 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
     after(async () => {
       for (const id of deployed) {
         await api.call('POST', `/api/v1/deployments/${id}/stop`, {});
-        await api.waitFor(id, ['stopped', 'failed', 'pending', 'deployed'], 20_000).catch(() => undefined);
+        await api
+          .waitFor(id, ['stopped', 'failed', 'pending', 'deployed'], 20_000)
+          .catch(() => undefined);
       }
       await api?.close();
       await h?.close();
@@ -36,7 +38,11 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
 
     async function create(workdir: string, overrides = {}) {
       const port = await freePort();
-      const manifest = buildManifest({ target: { type: 'local', workdir }, ports: { web: port }, ...overrides });
+      const manifest = buildManifest({
+        target: { type: 'local', workdir },
+        ports: { web: port },
+        ...overrides,
+      });
       const res = await api.call('POST', '/api/v1/deployments', { manifest });
       expect(res.status, JSON.stringify(res.body)).to.equal(201);
       deployed.push(res.body.deployment.id);
@@ -52,7 +58,10 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
       expect(d.status, JSON.stringify(d.deploy_result ?? d.error_message)).to.equal('deployed');
       expect(d.bundle.sha256).to.match(/^[0-9a-f]{64}$/);
       expect(d.last_deployed_at).to.be.a('string');
-      expect(d.deploy_result.steps.map((s: { id: string }) => s.id)).to.include.members(['start_services', 'health_check']);
+      expect(d.deploy_result.steps.map((s: { id: string }) => s.id)).to.include.members([
+        'start_services',
+        'health_check',
+      ]);
       const page = await fetch(`http://127.0.0.1:${port}/`);
       expect(await page.text()).to.contain('hi there');
 
@@ -60,7 +69,9 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
       expect(inspect.status).to.equal(200);
       expect(inspect.body.result.ok).to.equal(true);
       expect(inspect.body.result.services[0]).to.include({ name: 'web', running: true });
-      expect((await api.call('GET', `/api/v1/deployments/${id}`)).body.deployment.last_inspected_at).to.be.a('string');
+      expect(
+        (await api.call('GET', `/api/v1/deployments/${id}`)).body.deployment.last_inspected_at,
+      ).to.be.a('string');
 
       expect((await api.call('POST', `/api/v1/deployments/${id}/stop`, {})).status).to.equal(202);
       await api.waitFor(id, ['stopped']);
@@ -74,12 +85,21 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
       expect(again.body.deployment.status).to.equal('deploying');
       const redeployed = await api.waitFor(id, ['deployed', 'failed']);
       expect(redeployed.status).to.equal('deployed');
-      expect(await (await fetch(`http://127.0.0.1:${port}/health`)).json()).to.deep.equal({ ok: true });
+      expect(await (await fetch(`http://127.0.0.1:${port}/health`)).json()).to.deep.equal({
+        ok: true,
+      });
 
       const history = (await api.call('GET', `/api/v1/deployments/${id}/history`)).body.events;
       expectValidHistory(history);
       expect(history.map((e: { to_status: string }) => e.to_status)).to.deep.equal([
-        'pending', 'setup_running', 'setup_complete', 'deploying', 'deployed', 'stopped', 'deploying', 'deployed',
+        'pending',
+        'setup_running',
+        'setup_complete',
+        'deploying',
+        'deployed',
+        'stopped',
+        'deploying',
+        'deployed',
       ]);
       const logs = (await api.call('GET', `/api/v1/deployments/${id}/logs`)).body.logs;
       expect(logs.some((l: { step: string }) => l.step === 'health_check')).to.equal(true);
@@ -97,7 +117,9 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
       expect(failed.error_message).to.contain('health');
       expect(failed.deploy_result.ok).to.equal(false);
       expect(failed.deploy_result.error.step).to.equal('health_check');
-      expect((await api.call('POST', `/api/v1/deployments/${id}/redeploy`, {})).body.error.code).to.equal('invalid_state');
+      expect(
+        (await api.call('POST', `/api/v1/deployments/${id}/redeploy`, {})).body.error.code,
+      ).to.equal('invalid_state');
 
       await editFile(server, "'/broken-health'", "'/health'");
       const retry = await api.call('POST', `/api/v1/deployments/${id}/retry`, {});
@@ -111,7 +133,9 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
 
     it('refuses a second run while one is active, and deleting during it', async () => {
       const { id } = await create('targets/busy');
-      expect((await api.call('POST', `/api/v1/deployments/${id}/execute`, {})).status).to.equal(202);
+      expect((await api.call('POST', `/api/v1/deployments/${id}/execute`, {})).status).to.equal(
+        202,
+      );
       const second = await api.call('POST', `/api/v1/deployments/${id}/execute`, {});
       expect(second.status).to.equal(409);
       expect(second.body.error.code).to.equal('already_running');
