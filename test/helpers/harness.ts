@@ -3,7 +3,7 @@
  * namespace (Redis prefix or PostgreSQL-backend schema), its own data dir, real workers.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Express } from 'express';
@@ -54,6 +54,7 @@ export async function createHarness(
 ): Promise<Harness> {
   const id = `t_${randomBytes(5).toString('hex')}`;
   const dataDir = await mkdtemp(path.join(tmpdir(), 'stagecoach-it-'));
+  await chmod(dataDir, 0o711); // resources run as `postgres` when tests run as root
   const config = parseConfig({
     STAGECOACH_DATA_DIR: dataDir,
     SCENARIOS_DIR: process.cwd(),
