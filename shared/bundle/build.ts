@@ -25,7 +25,7 @@ import { loadScenario } from './load-scenario.js';
 import { renderConfig } from './render-config.js';
 import { writeTarGz } from './write-tar.js';
 
-/** The project's target-side scripts (`manage.sh`, `setup.sh`). */
+/** The project's target-side scripts (`manage.sh`, `setup.sh`, `lib/*.sh`). */
 export const DEFAULT_SCRIPTS_DIR = fileURLToPath(new URL('../../scripts/target/', import.meta.url));
 
 /** What buildBundle needs; `scriptsDir` defaults to DEFAULT_SCRIPTS_DIR, `force` to false. */

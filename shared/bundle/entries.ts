@@ -16,6 +16,8 @@ export type BundleEntry =
 export const SKIPPED_NAMES: ReadonlySet<string> = new Set(['node_modules', '.git']);
 /** The target-side scripts copied from the scripts directory to the bundle root. */
 export const SCRIPT_NAMES = ['manage.sh', 'setup.sh'] as const;
+/** The scripts directory's folder of files manage.sh sources; its `*.sh` go under `lib/`. */
+export const SCRIPT_LIB_DIR = 'lib';
 
 const EXEC_MODE = 0o755;
 const FILE_MODE = 0o644;
@@ -89,21 +91,47 @@ function escapeError(shown: string): BundleError {
   });
 }
 
-/** `manage.sh` and `setup.sh` read from `scriptsDir`, mode 0755; missing → `scripts_not_found`. */
+/**
+ * `manage.sh` and `setup.sh` (mode 0755) plus `lib/*.sh` (mode 0644: sourced, not run), sorted
+ * by name, read from `scriptsDir`; a missing script or lib folder → `scripts_not_found`.
+ */
 export async function scriptEntries(scriptsDir: string): Promise<BundleEntry[]> {
-  return Promise.all(
-    SCRIPT_NAMES.map(async (name): Promise<BundleEntry> => {
-      try {
-        const content = await readFile(path.join(scriptsDir, name));
-        return { kind: 'buffer', path: name, mode: EXEC_MODE, content };
-      } catch (err) {
-        if (isErrno(err, 'ENOENT')) {
-          throw new BundleError('scripts_not_found', `${name} not found in ${scriptsDir}`);
-        }
-        throw err;
-      }
-    }),
+  const [scripts, lib] = await Promise.all([
+    Promise.all(SCRIPT_NAMES.map((name) => readScript(scriptsDir, name, EXEC_MODE))),
+    libEntries(scriptsDir),
+  ]);
+  return [...scripts, ...lib];
+}
+
+/** The `lib` directory entry and its `*.sh` files (other names are not shipped). */
+async function libEntries(scriptsDir: string): Promise<BundleEntry[]> {
+  const dir = path.join(scriptsDir, SCRIPT_LIB_DIR);
+  const dirents = await readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
+    throw isErrno(err, 'ENOENT')
+      ? new BundleError('scripts_not_found', `${SCRIPT_LIB_DIR}/ not found in ${scriptsDir}`)
+      : err;
+  });
+  const names = dirents
+    .filter((d) => d.isFile() && d.name.endsWith('.sh'))
+    .map((d) => d.name)
+    .sort();
+  const files = await Promise.all(
+    names.map((name) => readScript(scriptsDir, `${SCRIPT_LIB_DIR}/${name}`, FILE_MODE)),
   );
+  return [{ kind: 'directory', path: SCRIPT_LIB_DIR }, ...files];
+}
+
+/** The file `rel` of `scriptsDir` as a bundle entry at the same path. */
+async function readScript(scriptsDir: string, rel: string, mode: number): Promise<BundleEntry> {
+  try {
+    const content = await readFile(path.join(scriptsDir, rel));
+    return { kind: 'buffer', path: rel, mode, content };
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) {
+      throw new BundleError('scripts_not_found', `${rel} not found in ${scriptsDir}`);
+    }
+    throw err;
+  }
 }
 
 /** The rendered config files plus their directories (`config/`, `services/`, `resources/`). */

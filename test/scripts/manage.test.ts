@@ -198,6 +198,12 @@ async function assembleRelease(home: string, name: string, spec: ReleaseSpec): P
     await cp(path.join(ROOT, 'scripts', 'target', script), path.join(dir, script));
     await chmod(path.join(dir, script), 0o755);
   }
+  // Like the bundle: lib/*.sh, which manage.sh sources.
+  const lib = path.join(ROOT, 'scripts', 'target', 'lib');
+  await mkdir(path.join(dir, 'lib'));
+  for (const file of readdirSync(lib).filter((f) => f.endsWith('.sh'))) {
+    await cp(path.join(lib, file), path.join(dir, 'lib', file));
+  }
   await cp(path.join(ROOT, 'examples', spec.scenario), path.join(dir, 'scenario'), {
     recursive: true,
     filter: (src) => !src.includes('node_modules'),

@@ -1,12 +1,22 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { chmod, readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { buildBundle, type BuiltBundle } from '../../../shared/bundle/build.js';
 import { BundleError } from '../../../shared/bundle/errors.js';
 import { manifestSchema } from '../../../shared/manifest.js';
 import { buildManifest, removeTempDir } from '../../factories.js';
-import { createFixture, type Fixture } from './helpers.js';
+import { createFixture, listTar, type Fixture } from './helpers.js';
 
 describe('buildBundle: determinism and cache', () => {
   let fx: Fixture;
@@ -75,6 +85,27 @@ describe('buildBundle: determinism and cache', () => {
     await expectNew('port');
     await writeFile(path.join(fx.scriptsDir, 'manage.sh'), '#!/bin/sh\nexit 1\n');
     await expectNew('script');
+    await writeFile(path.join(fx.scriptsDir, 'lib/common.sh'), 'say() { :; }\n');
+    await expectNew('lib file content');
+    await writeFile(path.join(fx.scriptsDir, 'lib/extra.sh'), '# more\n');
+    await expectNew('lib file added');
+  });
+
+  it('ships lib/*.sh sorted and ignores other names there', async () => {
+    await writeFile(path.join(fx.scriptsDir, 'lib/b.sh'), '# b\n');
+    await writeFile(path.join(fx.scriptsDir, 'lib/a.sh'), '# a\n');
+    const first = await build();
+    await writeFile(path.join(fx.scriptsDir, 'lib/notes.txt'), 'not shipped\n');
+    await mkdir(path.join(fx.scriptsDir, 'lib/sub.sh'));
+    const second = await build();
+    expect(second.cached, 'same input key').to.equal(true);
+    const names = (await listTar(first.path)).map((m) => m.name);
+    expect(names.filter((n) => n.startsWith('lib/'))).to.deep.equal([
+      'lib/',
+      'lib/a.sh',
+      'lib/b.sh',
+      'lib/common.sh',
+    ]);
   });
 
   it('returns cached:true on a hit without touching the file', async () => {
@@ -133,6 +164,13 @@ describe('buildBundle: determinism and cache', () => {
     const err = await build().catch((e: unknown) => e);
     expect(err).to.be.instanceOf(BundleError);
     expect((err as BundleError).code).to.equal('scripts_not_found');
+  });
+
+  it('throws scripts_not_found when the lib folder is missing', async () => {
+    await rm(path.join(fx.scriptsDir, 'lib'), { recursive: true });
+    const err = await build().catch((e: unknown) => e);
+    expect((err as BundleError).code).to.equal('scripts_not_found');
+    expect((err as BundleError).message).to.contain('lib/');
   });
 
   it('throws scenario_invalid when the scenario needs a port the manifest lacks', async () => {

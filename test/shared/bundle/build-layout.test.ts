@@ -58,6 +58,8 @@ describe('buildBundle: bundle layout', () => {
       'directory 755 config/services/',
       'file 644 config/services/web.env',
       'file 644 config/stagecoach.env',
+      'directory 755 lib/',
+      'file 644 lib/common.sh',
       'file 755 manage.sh',
       'directory 755 scenario/',
       'directory 755 scenario/assets/',
@@ -122,6 +124,7 @@ describe('buildBundle: bundle layout', () => {
     expect(await readlink(path.join(out, 'scenario/lib/link-to-util'))).to.equal('util.js');
     expect((await lstat(path.join(out, 'config/app.env'))).mode & 0o777).to.equal(0o600);
     expect((await stat(path.join(out, 'manage.sh'))).mode & 0o777).to.equal(0o755);
+    expect((await stat(path.join(out, 'lib/common.sh'))).mode & 0o777).to.equal(0o644);
     for (const skipped of ['scenario/node_modules', 'scenario/.git', 'scenario/lib/node_modules']) {
       const code = await stat(path.join(out, skipped)).then(
         () => 'exists',

@@ -1,0 +1,156 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2153 # SERVICES and RESOURCES are set by load_config (common.sh)
+# The commands: cmd_<command> for each manage.sh command.
+# Sourced by manage.sh (see docs/target-layout.md); defines functions only.
+
+cmd_setup() {
+  ensure_state_dirs
+  # setup.sh prints the STAGECOACH_RESULT line; nothing may be printed after it.
+  bash "$RELEASE_DIR/setup.sh"
+  touch -- "$RELEASE_DIR/.setup-ok"
+}
+
+cmd_start_resources() {
+  ensure_state_dirs
+  local kind
+  local -a entries=()
+  for kind in "${RESOURCES[@]}"; do
+    entries+=("$(ensure_resource "$kind")")
+  done
+  result "{\"resources\":[$(join_json "${entries[@]}")]}"
+}
+
+cmd_build() {
+  local name rc
+  if [[ -f $RELEASE_DIR/.build-ok ]]; then
+    say "build: already done for release ${RELEASE_DIR##*/}"
+    result '{"skipped":true}'
+    return
+  fi
+  for name in "${SERVICES[@]}"; do
+    load_service "$name"
+    [[ -n $SERVICE_BUILD ]] || continue
+    say "service $name: building: $SERVICE_BUILD"
+    rc=0
+    (
+      set -- "$SERVICE_BUILD"
+      cd -- "$RELEASE_DIR/scenario"
+      set -a
+      # shellcheck source=/dev/null
+      if [[ -f $CONFIG_DIR/app.env ]]; then source "$CONFIG_DIR/app.env"; fi
+      set +a
+      exec bash -c "$1" </dev/null
+    ) || rc=$?
+    ((rc == 0)) ||
+      die 1 "service $name: build command failed with exit $rc: $SERVICE_BUILD; fix the build (output above) and deploy again"
+  done
+  touch -- "$RELEASE_DIR/.build-ok"
+  result '{"skipped":false}'
+}
+
+cmd_start() {
+  ensure_state_dirs
+  local name
+  local -a entries=()
+  # Refuse before stopping anything, so a busy port costs no downtime.
+  load_resource_env
+  for name in "${SERVICES[@]}"; do
+    load_service "$name"
+    check_service_port "$name" "$SERVICE_PORT"
+  done
+  for name in $(recorded_services); do stop_service "$name" || true; done
+  for name in "${SERVICES[@]}"; do
+    load_service "$name"
+    if port_in_use "$SERVICE_PORT"; then
+      die 3 "service $name: port $SERVICE_PORT is held by another process ($(describe_holders "$SERVICE_PORT")); free it or choose another port in manifest.ports"
+    fi
+    launch_service
+    say "service $name: started (pid $LAUNCHED_PID, port $SERVICE_PORT, log $LOGS/$name.log)"
+    entries+=("$(printf '{"name":"%s","pid":%s,"port":%s}' "$name" "$LAUNCHED_PID" "$SERVICE_PORT")")
+  done
+  # Catch commands that die at once (not found, syntax error) here rather than in `health`.
+  sleep 0.5
+  for name in "${SERVICES[@]}"; do
+    if ! service_pid "$name" >/dev/null; then
+      print_log_tail "$name"
+      die 1 "service $name: exited right after starting (log above, in $LOGS/$name.log); fix SERVICE_START or the app"
+    fi
+  done
+  point_current
+  result "{\"services\":[$(join_json "${entries[@]}")]}"
+}
+
+cmd_health() {
+  local timeout=${1:-$STAGECOACH_HEALTH_TIMEOUT} deadline name ok fatal failing reason
+  [[ $timeout =~ ^[0-9]+$ ]] || die 2 "health: timeout '$timeout' is not a number of seconds"
+  deadline=$((SECONDS + timeout))
+  local -a entries failed
+  while :; do
+    entries=() failed=() ok=true fatal=false reason=''
+    for name in "${SERVICES[@]}"; do
+      check_service "$name"
+      entries+=("$(printf '{"name":"%s","process":%s,"port":%s,"http":%s,"http_status":%s}' \
+        "$name" "$H_PROCESS" "$H_PORT" "$H_HTTP" "$H_STATUS")")
+      if [[ -n $H_REASON ]]; then
+        ok=false
+        failed+=("$name")
+        if [[ -z $reason ]]; then failing=$name reason=$H_REASON; fi
+        if $H_FATAL; then fatal=true; fi
+      fi
+    done
+    if $ok || $fatal || ((SECONDS >= deadline)); then break; fi
+    sleep 1
+  done
+  if $ok; then
+    say "health: all services healthy"
+    result "{\"services\":[$(join_json "${entries[@]}")]}"
+    return
+  fi
+  for name in "${failed[@]}"; do print_log_tail "$name"; done
+  result "{\"services\":[$(join_json "${entries[@]}")]}"
+  die 1 "service $failing: unhealthy after ${timeout}s: $reason; see $LOGS/$failing.log"
+}
+
+cmd_status() {
+  local name kind pid running port
+  local -a services=() resources=()
+  for name in "${SERVICES[@]}"; do
+    load_service "$name"
+    pid='' running=false
+    read -r pid 2>/dev/null <"$RUN/$name.pid" || true
+    if service_pid "$name" >/dev/null; then running=true; fi
+    say "service $name: running=$running pid=${pid:--} port=$SERVICE_PORT"
+    services+=("$(printf '{"name":"%s","pid":%s,"running":%s,"port":%s}' \
+      "$name" "$(num_or_null "$pid")" "$running" "$SERVICE_PORT")")
+  done
+  for kind in "${RESOURCES[@]}"; do
+    port='' running=false
+    read -r port 2>/dev/null <"$RES/$kind/port" || true
+    if resource_pid "$kind" >/dev/null; then running=true; fi
+    say "resource $kind: running=$running port=${port:--}"
+    resources+=("$(printf '{"kind":"%s","port":%s,"running":%s}' \
+      "$kind" "$(num_or_null "$port")" "$running")")
+  done
+  result "{\"services\":[$(join_json "${services[@]}")],\"resources\":[$(join_json "${resources[@]}")]}"
+}
+
+cmd_stop() {
+  local with_resources=false name kind
+  local -a stopped=()
+  case ${1:-} in
+    '') ;;
+    --resources) with_resources=true ;;
+    *) die 2 "stop: unknown option '$1'; usage: ./manage.sh stop [--resources]" ;;
+  esac
+  for name in $(recorded_services); do
+    if stop_service "$name"; then stopped+=("\"$name\""); fi
+  done
+  if $with_resources; then
+    # Every resource with state, not only this release's: `stop --resources` means all.
+    for kind in "${KNOWN_RESOURCES[@]}"; do
+      [[ -d $RES/$kind ]] || continue
+      "${kind}_stop" || say "resource $kind: not running"
+    done
+  fi
+  result "{\"stopped\":[$(join_json "${stopped[@]}")]}"
+}

@@ -1,0 +1,51 @@
+# shellcheck shell=bash
+# Ports: TCP reachability, listeners on a port and who holds it.
+# Sourced by manage.sh (see docs/target-layout.md); defines functions only.
+
+# True when a TCP connection to 127.0.0.1:$1 succeeds within 2 s.
+tcp_open() {
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+}
+
+# Prints the socket inodes listening on TCP port $1 (any address).
+listen_inodes() {
+  local hex f laddr st rest inode
+  hex=$(printf '%04X' "$1")
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [[ -r $f ]] || continue
+    while read -r _ laddr _ st rest; do
+      read -r _ _ _ _ _ inode _ <<<"$rest"
+      if [[ $st == 0A && ${laddr##*:} == "$hex" ]]; then printf '%s\n' "$inode"; fi
+    done <"$f"
+  done
+}
+
+# True when anything listens on TCP port $1.
+port_in_use() {
+  [[ -n $(listen_inodes "$1") ]] || tcp_open "$1"
+}
+
+# Prints the pids of processes listening on TCP port $1 (only those this user may inspect).
+port_holder_pids() {
+  local inode
+  local -a expr=()
+  for inode in $(listen_inodes "$1"); do
+    if ((${#expr[@]})); then expr+=(-o); fi
+    expr+=(-lname "socket:\\[$inode\\]")
+  done
+  ((${#expr[@]})) || return 0
+  { find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) -print 2>/dev/null || true; } |
+    cut -d/ -f3 | sort -un
+}
+
+# "pid 123 node, pid 456 nginx" for the holders of port $1, or a hint when none is visible.
+describe_holders() {
+  local pid comm text=''
+  for pid in $(port_holder_pids "$1"); do
+    comm='?'
+    read -r comm 2>/dev/null <"/proc/$pid/comm" || true
+    text+="${text:+, }pid $pid $comm"
+  done
+  printf '%s' "${text:-not visible to user $(id -un)}"
+}

@@ -1,0 +1,149 @@
+# shellcheck shell=bash
+# Services: pid files, start/stop of a service's process group, port checks, current.
+# Sourced by manage.sh (see docs/target-layout.md); defines functions only.
+
+# Prints the pid of service $1's process group when it runs. The recorded start time guards
+# against a reused pid; a dead leader with live group members still counts as running.
+service_pid() {
+  local name=$1 pid='' start=''
+  read -r pid 2>/dev/null <"$RUN/$name.pid" || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  if [[ -f $RUN/$name.info ]]; then read -r start _ <"$RUN/$name.info" || true; fi
+  if proc_stat "$pid" && [[ -n $start && $start != 0 && $PS_START != "$start" ]]; then
+    return 1
+  fi
+  group_alive "$pid" || return 1
+  printf '%s\n' "$pid"
+}
+
+# Field $2 (1 start time, 2 port, 3 release dir) of service $1's run info.
+service_info() {
+  local -a f=('' '' '')
+  if [[ -f $RUN/$1.info ]]; then read -r 'f[0]' 'f[1]' 'f[2]' <"$RUN/$1.info" || true; fi
+  printf '%s' "${f[$2 - 1]}"
+}
+
+# Stops service $1 (TERM to its process group, KILL after the grace period). True when it ran.
+stop_service() {
+  local name=$1 pid i
+  if ! pid=$(service_pid "$name"); then
+    rm -f -- "$RUN/$name.pid" "$RUN/$name.info"
+    return 1
+  fi
+  say "service $name: stopping process group $pid"
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  for ((i = 0; i < STOP_GRACE_S * 10; i++)); do
+    group_alive "$pid" || break
+    sleep 0.1
+  done
+  if group_alive "$pid"; then
+    say "service $name: still running after ${STOP_GRACE_S}s, sending KILL"
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+      group_alive "$pid" || break
+      sleep 0.1
+    done
+    group_alive "$pid" && die 1 "service $name: process group $pid survived KILL; check it with: ps -g $pid"
+  fi
+  rm -f -- "$RUN/$name.pid" "$RUN/$name.info"
+  return 0
+}
+
+# Names of the services that have a pid file (from any release).
+recorded_services() {
+  local f
+  for f in "$RUN"/*.pid; do
+    [[ -e $f ]] || continue
+    f=${f##*/}
+    printf '%s\n' "${f%.pid}"
+  done
+}
+
+# Fails with exit 3 unless port $2 of service $1 is free or held by one of our services.
+check_service_port() {
+  local name=$1 port=$2 pid pgid other ours=false
+  port_in_use "$port" || return 0
+  local -a holders
+  mapfile -t holders < <(port_holder_pids "$port")
+  if ((${#holders[@]})); then
+    ours=true
+    for pid in "${holders[@]}"; do
+      proc_stat "$pid" || continue
+      pgid=$PS_PGRP
+      local found=false
+      for other in $(recorded_services); do
+        if [[ $(service_pid "$other" || true) == "$pgid" ]]; then found=true; fi
+      done
+      $found || ours=false
+    done
+  else
+    # The holder is invisible to us: trust our own records of who listens there.
+    for other in $(recorded_services); do
+      if service_pid "$other" >/dev/null && [[ $(service_info "$other" 2) == "$port" ]]; then
+        ours=true
+      fi
+    done
+  fi
+  $ours && return 0
+  die 3 "service $name: port $port is held by another process ($(describe_holders "$port")); free it or choose another port in manifest.ports"
+}
+
+# Sets RESOURCE_ENV to the assignments for the declared resources (DATABASE_URL, REDIS_URL).
+load_resource_env() {
+  local kind url var
+  RESOURCE_ENV=()
+  for kind in "${RESOURCES[@]}"; do
+    case $kind in postgres) var=DATABASE_URL ;; redis) var=REDIS_URL ;; esac
+    [[ -s $RES/$kind/url ]] ||
+      die 1 "resource $kind has no connection URL yet ($RES/$kind/url); run ./manage.sh start-resources first"
+    read -r url <"$RES/$kind/url"
+    RESOURCE_ENV+=("$var=$url")
+  done
+}
+
+# Starts service $SERVICE_NAME detached (own session and process group) with the app env,
+# PORT and RESOURCE_ENV, and records its pid.
+launch_service() {
+  local name=$SERVICE_NAME log=$LOGS/$SERVICE_NAME.log pid
+  local -a extra_env=("${RESOURCE_ENV[@]}" "PORT=$SERVICE_PORT")
+  (umask 077 && touch -- "$log")
+  printf '\n==== %s starting %s (release %s): %s\n' "$(date -u +%FT%TZ)" "$name" \
+    "${RELEASE_DIR##*/}" "$SERVICE_START" >>"$log"
+  (
+    # Positional parameters survive sourcing the app env, which may define any name.
+    set -- "$SERVICE_START" "$log" "${extra_env[@]}"
+    cd -- "$RELEASE_DIR/scenario" || exit 1
+    set -a
+    # shellcheck source=/dev/null
+    if [[ -f $CONFIG_DIR/app.env ]]; then source "$CONFIG_DIR/app.env"; fi
+    set +a
+    export "${@:3}"
+    exec setsid bash -c "$1" </dev/null >>"$2" 2>&1
+  ) &
+  pid=$!
+  local start=0
+  if proc_stat "$pid"; then start=$PS_START; fi
+  write_private "$RUN/$name.pid" "$pid"
+  write_private "$RUN/$name.info" "$start $SERVICE_PORT $RELEASE_DIR"
+  # shellcheck disable=SC2034 # read by cmd_start (commands.sh)
+  LAUNCHED_PID=$pid
+}
+
+# Points $STAGECOACH_HOME/current at this release (atomically).
+point_current() {
+  local target=$RELEASE_DIR tmp=$HOME_DIR/.current.$$
+  if [[ $RELEASE_DIR == "$HOME_DIR/releases/"* ]]; then target=releases/${RELEASE_DIR##*/}; fi
+  ln -sfn -- "$target" "$tmp"
+  mv -Tf -- "$tmp" "$HOME_DIR/current"
+}
+
+print_log_tail() {
+  local log=$LOGS/$1.log
+  if [[ -s $log ]]; then
+    printf -- '---- last 20 lines of %s ----\n' "$log" >&2
+    tail -n 20 -- "$log" >&2
+    printf -- '---- end of %s ----\n' "$log" >&2
+  else
+    printf 'service %s: its log %s is empty\n' "$1" "$log" >&2
+  fi
+}
