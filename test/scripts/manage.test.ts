@@ -477,17 +477,9 @@ describe('scripts/target/manage.sh: resources', function () {
     readFileSync(path.join(home!, 'state', 'resources', kind, file), 'utf8').trim();
   const psql = (sql: string): Promise<RunResult> =>
     run('psql', [secret('postgres', 'url'), '-XtAc', sql]);
+  /** redis-cli with the recorded URL, as an app would connect. */
   const redisCli = (...args: string[]): Promise<RunResult> =>
-    run('redis-cli', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(first.redis.port),
-      '-a',
-      secret('redis', 'password'),
-      '--no-auth-warning',
-      ...args,
-    ]);
+    run('redis-cli', ['-u', secret('redis', 'url'), '--no-auth-warning', ...args]);
 
   before(async function () {
     requireTools(this, [
@@ -556,7 +548,7 @@ describe('scripts/target/manage.sh: resources', function () {
       `postgresql://stagecoach:${secret('postgres', 'password')}@127.0.0.1:${pgPort}/app`,
     );
     expect(secret('redis', 'url')).to.equal(
-      `redis://:${secret('redis', 'password')}@127.0.0.1:${first.redis.port}/0`,
+      `redis://default:${secret('redis', 'password')}@127.0.0.1:${first.redis.port}/0`,
     );
   });
 

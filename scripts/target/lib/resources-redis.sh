@@ -36,7 +36,8 @@ redis_start() {
     tail -n 20 -- "$dir/redis.log" >&2
     die 1 "resource redis: not answering on port $port after 10s (log above, in $dir/redis.log)"
   fi
-  write_private "$dir/url" "redis://:$pw@127.0.0.1:$port/0"
+  # An explicit user: `redis-cli -u` and ioredis both accept it (an empty one only some do).
+  write_private "$dir/url" "redis://default:$pw@127.0.0.1:$port/0"
 }
 
 redis_stop() {
