@@ -1,0 +1,330 @@
+/** The SSH transport: one connection per stage; commands over exec channels, files over its SFTP. */
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import ssh2, { type Client, type ConnectConfig } from 'ssh2';
+import SftpClient from 'ssh2-sftp-client';
+import { shellJoin, shellQuote } from '../shell.js';
+import { TransportError } from './errors.js';
+import { hostKeyFingerprint, normalizeFingerprint } from './host-key.js';
+import {
+  connectError,
+  connectionLost,
+  hostPort,
+  type HostKeyCheck,
+  type SshTarget,
+} from './ssh-errors.js';
+import { PID_HEADER, runChannel, type ChannelHooks } from './ssh-exec.js';
+import type { ExecOptions, ExecResult, Transport } from './types.js';
+
+/** How to reach a target over SSH. Exactly one of keyPath / agentSocket is normally given. */
+export interface SshConnectOptions extends SshTarget {
+  /** `SHA256:…` fingerprint the server must present; without it any key is accepted and exposed. */
+  expectedHostKey?: string;
+  /** `~`, `~/x`, relative (to the remote $HOME) or absolute; created when missing. */
+  workdir: string;
+  connectTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** ssh2-sftp-client logs connection events to the console unless given callbacks. */
+const QUIET = { error: () => {}, end: () => {}, close: () => {} };
+
+/** Connects, verifies the host key, authenticates, opens SFTP, and resolves and creates the workdir. */
+export async function connectSsh(opts: SshConnectOptions): Promise<SshTransport> {
+  const target: SshTarget = pickTarget(opts);
+  const auth = await credentials(target);
+  const sftp = new SftpClient('stagecoach', QUIET);
+  const client = clientOf(sftp);
+  const keys: HostKeyCheck = {
+    expected: opts.expectedHostKey ? normalizeFingerprint(opts.expectedHostKey) : undefined,
+  };
+  let firstError: unknown;
+  const onError = (err: Error): void => {
+    firstError ??= err;
+  };
+  client.on('error', onError);
+  const timeoutMs = opts.connectTimeoutMs ?? 10_000;
+  const config: ConnectConfig = {
+    host: opts.host,
+    port: opts.port,
+    username: opts.user,
+    ...auth,
+    readyTimeout: timeoutMs,
+    keepaliveInterval: opts.keepaliveIntervalMs ?? 5_000,
+    keepaliveCountMax: 3,
+    hostVerifier: (key: Buffer): boolean => {
+      keys.presented = hostKeyFingerprint(key);
+      return keys.expected === undefined || keys.expected === keys.presented;
+    },
+  };
+  try {
+    // ssh2's readyTimeout covers TCP, handshake and auth; this also bounds opening the SFTP channel
+    await withDeadline(sftp.connect(config), timeoutMs + 1_000);
+  } catch (err) {
+    client.destroy();
+    throw connectError(firstError ?? err, target, keys);
+  } finally {
+    client.removeListener('error', onError);
+  }
+  try {
+    const workdir = await resolveWorkdir(client, target, opts.workdir);
+    return new SshTransport(sftp, client, target, keys.presented ?? '', workdir);
+  } catch (err) {
+    await sftp.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A connected target; `hostKey` is the fingerprint the server presented. */
+export class SshTransport implements Transport {
+  readonly kind = 'ssh';
+  readonly describe: string;
+  private down = false;
+  private closed = false;
+  private lastError: unknown;
+
+  constructor(
+    private readonly sftp: SftpClient,
+    private readonly client: Client,
+    private readonly target: SshTarget,
+    readonly hostKey: string,
+    readonly workdir: string,
+  ) {
+    this.describe = `ssh:${target.user}@${hostPort(target)}`;
+    client.on('error', (err) => {
+      this.lastError ??= err;
+    });
+    client.on('close', () => {
+      this.down = true;
+    });
+  }
+
+  /**
+   * Runs argv as `echo $$ && cd <cwd> && exec env K=V… argv`, every word quoted by shellQuote;
+   * the pid line (stripped from the output) lets abort kill the command's process group.
+   */
+  async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (argv.length === 0) {
+      throw new Error('exec needs a command');
+    }
+    const env = Object.entries(opts.env ?? {}).map(([key, value]) => {
+      if (!ENV_NAME.test(key)) {
+        throw new Error(`invalid environment variable name: ${key}`);
+      }
+      return `${key}=${value}`;
+    });
+    const cwd = this.inside(opts.cwd ?? '.');
+    const command = `${PID_HEADER} cd -- ${shellQuote(cwd)} && exec ${shellJoin(['env', ...env, ...argv])}`;
+    return runChannel(this.client, command, opts, this.hooks(`\`${argv[0]}\``));
+  }
+
+  /** Uploads to `<remote>.part` with fastPut (streams), then renames: no partial final file. */
+  async putFile(localPath: string, remotePath: string): Promise<void> {
+    const dest = this.inside(remotePath);
+    const part = `${dest}.part`;
+    await this.check(['mkdir', '-p', '--', path.posix.dirname(dest)]);
+    try {
+      await this.sftp.fastPut(localPath, part);
+    } catch (err) {
+      throw await this.transferError(err, `the upload of ${remotePath}`, part);
+    }
+    await this.check(['mv', '-f', '--', part, dest]);
+  }
+
+  /** Reads a whole file over SFTP; a missing file rejects with code ENOENT. */
+  async readFile(remotePath: string): Promise<Buffer> {
+    const file = this.inside(remotePath);
+    try {
+      const data = await this.sftp.get(file);
+      return Buffer.isBuffer(data) ? data : Buffer.from(String(data));
+    } catch (err) {
+      throw await this.transferError(err, `the read of ${remotePath}`);
+    }
+  }
+
+  /** Ends the connection; calling it again does nothing. */
+  async close(): Promise<void> {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    if (this.down) {
+      return;
+    }
+    await withDeadline(this.sftp.end(), 5_000).catch(() => this.client.destroy());
+  }
+
+  /** Resolves a path relative to the workdir; throws when it would escape. */
+  private inside(rel: string): string {
+    const full = path.posix.resolve(this.workdir, rel);
+    if (full !== this.workdir && !full.startsWith(`${this.workdir.replace(/\/$/, '')}/`)) {
+      throw new Error(`path escapes the target directory: ${rel}`);
+    }
+    return full;
+  }
+
+  /** Runs a helper command and throws with its stderr when it fails. */
+  private async check(argv: string[]): Promise<void> {
+    const result = await this.exec(argv);
+    if (result.code !== 0) {
+      throw new Error(`\`${shellJoin(argv)}\` failed on ${this.describe}: ${result.stderr.trim()}`);
+    }
+  }
+
+  private hooks(during: string): ChannelHooks {
+    return {
+      killGroup: async (pid) => {
+        const kill = shellJoin(['kill', '-KILL', '--', `-${pid}`]);
+        await runChannel(this.client, kill, {}, { lost: killFailed, openFailed: killFailed });
+      },
+      lost: (cause) => connectionLost(this.target, during, cause ?? this.lastError),
+      openFailed: (err) => {
+        if (this.closed) {
+          return new Error(`${this.describe}: the transport is closed`, { cause: err });
+        }
+        return this.down || isDisconnect(err)
+          ? connectionLost(this.target, during, err)
+          : new Error(`${this.describe}: cannot open a channel: ${String(err)}`, { cause: err });
+      },
+    };
+  }
+
+  /** Classifies an SFTP failure: a dropped connection, a missing file, or the error itself. */
+  private async transferError(err: unknown, during: string, partial?: string): Promise<Error> {
+    // the SFTP request can fail a moment before ssh2 reports the socket closed
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (this.down || isDisconnect(err)) {
+      return connectionLost(this.target, during, err);
+    }
+    if (partial !== undefined) {
+      await this.sftp.delete(partial, true).catch(() => undefined);
+    }
+    const code = (err as { code?: unknown }).code;
+    if (code === 2 || code === 'ENOENT') {
+      return Object.assign(new Error(`${during} failed: no such file`, { cause: err }), {
+        code: 'ENOENT',
+      });
+    }
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+const killFailed = (cause?: unknown): Error => new Error('remote kill failed', { cause });
+
+/** Messages ssh2 and ssh2-sftp-client use when the connection is gone. */
+function isDisconnect(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return /No response from server|Not connected|No SFTP connection|Unexpected (close|end)|ECONNRESET/i.test(
+    message,
+  );
+}
+
+function pickTarget(opts: SshConnectOptions): SshTarget {
+  const { host, port, user, keyPath, agentSocket } = opts;
+  return { host, port, user, keyPath, agentSocket };
+}
+
+/** The underlying ssh2 Client that ssh2-sftp-client owns (its types do not declare it). */
+function clientOf(sftp: SftpClient): Client {
+  return (sftp as unknown as { client: Client }).client;
+}
+
+/** The key (read and checked here, so errors are ours) or the agent socket. */
+async function credentials(t: SshTarget): Promise<Pick<ConnectConfig, 'privateKey' | 'agent'>> {
+  if (t.keyPath !== undefined) {
+    return { privateKey: await readPrivateKey(t, t.keyPath) };
+  }
+  if (t.agentSocket) {
+    return { agent: t.agentSocket };
+  }
+  throw new TransportError(
+    'ssh_no_credentials',
+    `no credentials for ${t.user}@${hostPort(t)}: no key_path and no SSH_AUTH_SOCK`,
+    "Set key_path on the target, or run the worker with an ssh-agent (SSH_AUTH_SOCK) holding the target's key.",
+  );
+}
+
+/** Reads a private key file; errors name the file and the reason, never its contents. */
+async function readPrivateKey(t: SshTarget, keyPath: string): Promise<Buffer> {
+  const file =
+    keyPath === '~' || keyPath.startsWith('~/')
+      ? path.join(os.homedir(), keyPath.slice(1))
+      : keyPath;
+  const unreadable = (why: string, hint: string): TransportError =>
+    new TransportError(
+      'ssh_key_unreadable',
+      `SSH key ${file} for ${t.user}@${hostPort(t)} ${why}`,
+      hint,
+    );
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw unreadable(
+      `cannot be read (${code})`,
+      "Check key_path and that the worker's user can read the file.",
+    );
+  }
+  const parsed = ssh2.utils.parseKey(data);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key instanceof Error) {
+    const encrypted = /passphrase|encrypted/i.test(key.message);
+    throw unreadable(
+      encrypted ? 'is encrypted with a passphrase' : 'is not a private key ssh2 can read',
+      encrypted
+        ? 'Use a key without a passphrase, or load it into an ssh-agent and leave key_path unset.'
+        : 'Point key_path at a private key (OpenSSH, PEM or PuTTY format), not a public key or another file.',
+    );
+  }
+  if (!key.isPrivateKey()) {
+    throw unreadable('is a public key', 'Point key_path at the private half of the key pair.');
+  }
+  return data;
+}
+
+/** Resolves `~`, `~/x` and relative workdirs against the remote $HOME, then `mkdir -p`s it. */
+async function resolveWorkdir(client: Client, t: SshTarget, workdir: string): Promise<string> {
+  const lost = (cause: unknown): Error => connectionLost(t, 'connect', cause);
+  const failures: ChannelHooks = { lost, openFailed: lost };
+  const failed = (what: string, stderr: string): TransportError =>
+    new TransportError(
+      'ssh_workdir_failed',
+      `${what} on ${t.user}@${hostPort(t)}: ${stderr.trim() || 'no error output'}`,
+      'Check the workdir of the target and that the user may create it.',
+    );
+  let abs = workdir;
+  if (!path.posix.isAbsolute(workdir)) {
+    const home = await runChannel(
+      client,
+      shellJoin(['sh', '-c', 'printf %s "$HOME"']),
+      {},
+      failures,
+    );
+    if (home.code !== 0 || !home.stdout.startsWith('/')) {
+      throw failed('cannot read $HOME', home.stderr);
+    }
+    abs = path.posix.join(home.stdout, workdir.replace(/^~(\/|$)/, ''));
+  }
+  abs = path.posix.normalize(abs);
+  abs = abs.length > 1 ? abs.replace(/\/+$/, '') : abs;
+  const made = await runChannel(client, shellJoin(['mkdir', '-p', '--', abs]), {}, failures);
+  if (made.code !== 0) {
+    throw failed(`cannot create the workdir ${abs}`, made.stderr);
+  }
+  return abs;
+}
+
+/** Rejects when `promise` has not settled within `ms`. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = Object.assign(new Error(`timed out after ${ms} ms`), { level: 'client-timeout' });
+      reject(err);
+    }, ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
