@@ -18,7 +18,9 @@ export async function validateManifest(
   config: Config,
 ): Promise<{ manifest: Manifest; scenario: Scenario }> {
   const manifest = parseOr(manifestSchema, raw, 'invalid_manifest', 'manifest');
-  resolveLocalWorkdir(config.dataDir, manifest.target.workdir);
+  if (manifest.target.type === 'local') {
+    resolveLocalWorkdir(config.dataDir, manifest.target.workdir);
+  }
   let scenario: Scenario;
   try {
     scenario = (await loadScenario(config.scenariosDir, manifest.scenario.path)).scenario;

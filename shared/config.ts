@@ -54,6 +54,12 @@ export const configSchema = z.object({
     .string()
     .regex(/^[a-z][a-z0-9_]{0,40}$/)
     .default('stagecoach'),
+  /** ssh-agent socket for SSH targets without key_path. */
+  SSH_AUTH_SOCK: z.string().min(1).optional(),
+  /** Preflight: free disk the target needs in its workdir (MB). */
+  PREFLIGHT_MIN_DISK_MB: envNumber(1, 10_000_000, 1024),
+  /** Preflight: available memory the target needs (MB). */
+  PREFLIGHT_MIN_MEMORY_MB: envNumber(1, 10_000_000, 256),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -31,6 +31,19 @@ export class StepError extends UnrecoverableError {
   }
 }
 
+/** A step failed in a way that may pass on a later attempt (host unreachable, connection lost). */
+export class TransientStepError extends Error {
+  constructor(
+    readonly step: string,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'TransientStepError';
+  }
+}
+
 /** 404 for an unknown or malformed id. */
 export const notFound = (what: string): AppError =>
   new AppError('not_found', `${what} not found`, 404);

@@ -22,12 +22,47 @@ export const localTargetSchema = z.strictObject({
   workdir: relativePath,
 });
 
+/** `~`, `~/dir`, an absolute path or a path relative to the remote home; no `..`. */
+const remoteWorkdir = z
+  .string()
+  .max(512)
+  .regex(
+    /^(~|~\/[A-Za-z0-9._/-]+|\/[A-Za-z0-9._/-]+|[A-Za-z0-9._][A-Za-z0-9._/-]*)$/,
+    'must be ~, ~/dir, /abs/dir or dir',
+  )
+  .refine((p) => !p.split('/').includes('..'), 'may not contain ".."');
+
+export const sshTargetSchema = z.strictObject({
+  type: z.literal('ssh'),
+  // a hostname or an IP literal: nothing a shell or ssh could read as syntax or an option
+  host: z.union([
+    z.ipv4(),
+    z.ipv6(),
+    z.string().regex(HOSTNAME, 'must be a hostname or an IP address'),
+  ]),
+  port: port.default(22),
+  user: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/i, 'must be a user name'),
+  key_path: z
+    .string()
+    .min(1)
+    .max(1024)
+    .refine((p) => !p.includes('\0'), 'may not contain NUL')
+    .optional(),
+  host_key: z
+    .string()
+    .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be an OpenSSH fingerprint like SHA256:…')
+    .optional(),
+  workdir: remoteWorkdir.default('~/stagecoach'),
+});
+
 export const edgeSchema = z.strictObject({
   domain: z.string().regex(HOSTNAME, 'must be a hostname'),
   tls: z.enum(['acme', 'internal', 'off']).default('off'),
   email: z.email().optional(),
   http_port: port.optional(),
   https_port: port.optional(),
+  /** The service Caddy routes to (default: the scenario's first service). */
+  service: z.string().regex(NAME).optional(),
 });
 
 const RESERVED_ENV = new Set(['PORT', 'PATH', 'HOME']);
@@ -36,7 +71,7 @@ export const manifestSchema = z.strictObject({
   version: z.literal(1),
   name: z.string().regex(NAME, 'lowercase letters, digits and dashes, 1-63 chars').optional(),
   scenario: z.strictObject({ path: relativePath }),
-  target: z.discriminatedUnion('type', [localTargetSchema]),
+  target: z.discriminatedUnion('type', [localTargetSchema, sshTargetSchema]),
   ports: z
     .record(z.string().regex(PORT_KEY, 'invalid port name'), port)
     .refine(

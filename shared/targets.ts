@@ -1,9 +1,10 @@
-/** Opening a Transport for a deployment's target. */
+/** Targets: where a deployment lives, and opening a Transport to it. */
 import path from 'node:path';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
 import type { Manifest } from './manifest.js';
 import { insideDir, LocalTransport } from './transports/local.js';
+import { connectSsh } from './transports/ssh.js';
 import type { Transport } from './transports/types.js';
 
 /** Where local targets may live: `<data dir>/targets/…`. */
@@ -18,12 +19,35 @@ export function resolveLocalWorkdir(dataDir: string, workdir: string): string {
   return full;
 }
 
+const trimSlashes = (p: string): string => path.posix.normalize(p).replace(/\/+$/, '') || '/';
+
 /** A stable key for "the same place on the same target" (two deployments may not share one). */
 export function targetKey(manifest: Manifest): string {
-  return `local:${path.posix.normalize(manifest.target.workdir).replace(/\/+$/, '')}`;
+  const t = manifest.target;
+  if (t.type === 'local') {
+    return `local:${trimSlashes(t.workdir)}`;
+  }
+  const workdir = t.workdir === '~' ? '~' : trimSlashes(t.workdir.replace(/^~\//, ''));
+  return `ssh:${t.user}@${t.host.toLowerCase()}:${t.port}:${workdir}`;
 }
 
-/** Opens the transport for a manifest's target. */
-export async function openTransport(manifest: Manifest, config: Config): Promise<Transport> {
-  return new LocalTransport(resolveLocalWorkdir(config.dataDir, manifest.target.workdir));
+/** Opens the transport for a manifest's target; `hostKey` is the fingerprint to insist on. */
+export async function openTransport(
+  manifest: Manifest,
+  config: Config,
+  hostKey?: string,
+): Promise<Transport> {
+  const t = manifest.target;
+  if (t.type === 'local') {
+    return new LocalTransport(resolveLocalWorkdir(config.dataDir, t.workdir));
+  }
+  return connectSsh({
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    keyPath: t.key_path,
+    agentSocket: config.SSH_AUTH_SOCK,
+    expectedHostKey: hostKey,
+    workdir: t.workdir,
+  });
 }

@@ -2,7 +2,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
-import type { Manifest } from '../shared/manifest.js';
+import type { DeploymentRow } from '../shared/repositories/deployments.js';
 import type { QueueRegistry } from '../shared/queues.js';
 import type { Transport } from '../shared/transports/types.js';
 
@@ -11,8 +11,11 @@ export interface StageContext {
   queues: QueueRegistry;
   config: Config;
   logger: Logger;
-  /** Opens the transport for a deployment's target (one per stage, closed by the stage). */
-  openTransport(manifest: Manifest): Promise<Transport>;
+  /**
+   * Opens the transport for a deployment's target (one per stage, closed by the stage);
+   * verifies the SSH host key, recording it on first use.
+   */
+  openTransport(deployment: DeploymentRow): Promise<Transport>;
   /** Directory of the target-side scripts shipped in every bundle. */
   scriptsDir: string;
 }

@@ -1,5 +1,5 @@
 /** Turning a stage failure into a `failed` deployment with step, code, message and result. */
-import { StepError } from '../shared/errors.js';
+import { StepError, TransientStepError } from '../shared/errors.js';
 import { transition, type StageResult } from '../shared/repositories/deployments.js';
 import type { StageContext } from './context.js';
 import { FAILABLE } from './pipeline.js';
@@ -11,7 +11,7 @@ export function describeFailure(
   err: unknown,
   stage: string,
 ): { step: string; code: string; message: string } {
-  if (err instanceof StepError) {
+  if (err instanceof StepError || err instanceof TransientStepError) {
     return { step: err.step, code: err.code, message: err.message.slice(0, MAX_MESSAGE) };
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -27,7 +27,7 @@ export const PIPELINE: Record<PipelineStage, StageDef> = {
     done: 'setup_complete',
     next: 'deploy',
     resultColumn: 'setup_result',
-    percents: { transfer: 15, extract: 25, manage_setup: 30 },
+    percents: { preflight: 12, transfer: 15, extract: 25, manage_setup: 30 },
   },
   deploy: {
     from: ['setup_complete', 'deploying'],
@@ -41,6 +41,8 @@ export const PIPELINE: Record<PipelineStage, StageDef> = {
       build: 55,
       start_services: 75,
       health_check: 85,
+      edge_configure: 90,
+      https_check: 95,
     },
   },
 };

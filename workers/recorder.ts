@@ -5,6 +5,7 @@ import { appendLogs, type LogChunk } from '../shared/repositories/logs.js';
 import type { OutputStream } from '../shared/transports/types.js';
 import { appendTail } from '../shared/transports/types.js';
 import type { StageContext } from './context.js';
+import { stepFailure } from './transport-failure.js';
 
 const STEP_TAIL_BYTES = 4000;
 const FLUSH_MS = 500;
@@ -55,7 +56,7 @@ export class StageRecorder {
       return value;
     } catch (err) {
       record(false);
-      throw err;
+      throw stepFailure(id, err);
     } finally {
       await this.flush();
     }

@@ -1,12 +1,11 @@
 /** Processors of the actions outside the pipeline: inspect and stop. */
 import type { Job } from 'bullmq';
-import type { Manifest } from '../shared/manifest.js';
 import { PAYLOADS } from '../shared/queues.js';
 import { findDeployment, patchDeployment, transition } from '../shared/repositories/deployments.js';
 import type { StageContext } from './context.js';
 import { describeFailure } from './failure.js';
 import { StageRecorder } from './recorder.js';
-import { isFinalAttempt } from './run-stage.js';
+import { connectStepId, isFinalAttempt } from './run-stage.js';
 import { runInspect } from './stages/inspect.js';
 import { runStop } from './stages/stop.js';
 
@@ -17,7 +16,7 @@ export async function runInspectJob(ctx: StageContext, job: Job): Promise<unknow
   if (!d) {
     return { ok: false, error: 'deployment not found' };
   }
-  const t = await ctx.openTransport(d.manifest as unknown as Manifest);
+  const t = await ctx.openTransport(d);
   try {
     const result = await runInspect(d, t);
     await patchDeployment(ctx.db, deploymentId, null, {
@@ -39,7 +38,7 @@ export async function runStopJob(ctx: StageContext, job: Job): Promise<unknown> 
   }
   const rec = new StageRecorder(ctx, 'stop', deploymentId, runId);
   try {
-    const t = await ctx.openTransport(d.manifest as unknown as Manifest);
+    const t = await rec.step(connectStepId(d), 'Connect to the target', () => ctx.openTransport(d));
     let output: Record<string, unknown>;
     try {
       output = await runStop(t, rec, stopResources);

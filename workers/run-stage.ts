@@ -1,7 +1,6 @@
 /** Runs one pipeline stage for a job: status in, work, status out, next job; or `failed`. */
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
-import type { Manifest } from '../shared/manifest.js';
 import { PAYLOADS, stageJobId } from '../shared/queues.js';
 import {
   findDeployment,
@@ -18,6 +17,11 @@ import { runDeploy } from './stages/deploy.js';
 import { runSetup } from './stages/setup.js';
 
 const ACTOR = 'worker';
+
+/** `ssh_connect` for SSH targets, `connect` for local ones. */
+export function connectStepId(d: DeploymentRow): string {
+  return (d.manifest.target as { type: string }).type === 'ssh' ? 'ssh_connect' : 'connect';
+}
 
 /** True when this attempt is the job's last (or the error says retrying cannot help). */
 export function isFinalAttempt(job: Job, err: unknown): boolean {
@@ -36,9 +40,7 @@ async function work(
   }
   let t: Transport | undefined;
   try {
-    t = await rec.step('connect', 'Connect to the target', () =>
-      ctx.openTransport(d.manifest as unknown as Manifest),
-    );
+    t = await rec.step(connectStepId(d), 'Connect to the target', () => ctx.openTransport(d));
     return stage === 'setup' ? await runSetup(ctx, d, t, rec) : await runDeploy(ctx, d, t, rec);
   } finally {
     await t?.close();

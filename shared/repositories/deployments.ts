@@ -28,6 +28,7 @@ export interface DeploymentRow {
   status: Status;
   manifest: Record<string, unknown>;
   target_key: string;
+  ssh_host_key: string | null;
   bundle: { sha256: string; size_bytes: number } | null;
   setup_result: StageResult | null;
   deploy_result: StageResult | null;

@@ -92,7 +92,7 @@ describe('shared/manifest', () => {
     });
 
     it('rejects an unknown target type', () => {
-      expect(pathsOf({ target: { type: 'ssh', workdir: 'targets/x' } })).to.deep.equal([
+      expect(pathsOf({ target: { type: 'docker', workdir: 'targets/x' } })).to.deep.equal([
         'target.type',
       ]);
     });
@@ -312,5 +312,41 @@ describe('shared/manifest', () => {
   it('has an input type the factory satisfies', () => {
     const input: ManifestInput = buildManifest();
     expect(manifestSchema.safeParse(input).success).to.equal(true);
+  });
+});
+
+describe('shared/manifest: ssh targets', () => {
+  const ssh = (target: Record<string, unknown>) =>
+    manifestSchema.safeParse(
+      buildManifest({ target: { type: 'ssh', user: 'deploy', ...target } as never }),
+    );
+
+  it('accepts a hostname, IPv4 and IPv6 literals, with defaults for port and workdir', () => {
+    for (const host of ['example.com', '203.0.113.10', '2001:db8::1', '::1']) {
+      const r = ssh({ host });
+      expect(r.success, host).to.equal(true);
+      if (r.success && r.data.target.type === 'ssh') {
+        expect(r.data.target.port).to.equal(22);
+        expect(r.data.target.workdir).to.equal('~/stagecoach');
+      }
+    }
+  });
+
+  it('rejects hosts a shell or ssh could read as syntax or an option', () => {
+    for (const host of ['-oProxyCommand=x', 'a b', 'host;rm', '$(id)', 'a`b`', '', '[::1]']) {
+      expect(ssh({ host }).success, host).to.equal(false);
+    }
+  });
+
+  it('checks user, host_key and workdir', () => {
+    expect(ssh({ host: 'h', user: 'de ploy' }).success).to.equal(false);
+    expect(ssh({ host: 'h', host_key: 'MD5:aa' }).success).to.equal(false);
+    expect(ssh({ host: 'h', host_key: `SHA256:${'A'.repeat(43)}` }).success).to.equal(true);
+    for (const workdir of ['~/../etc', '/a/../b', 'a b', '~user/x', '$HOME']) {
+      expect(ssh({ host: 'h', workdir }).success, workdir).to.equal(false);
+    }
+    for (const workdir of ['~', '~/apps/x', '/srv/apps', 'apps']) {
+      expect(ssh({ host: 'h', workdir }).success, workdir).to.equal(true);
+    }
   });
 });

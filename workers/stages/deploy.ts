@@ -1,4 +1,5 @@
 /** Stage deploy: resources, scenario build, services, health checks. */
+import { edgePlan } from '../../shared/edge.js';
 import { StepError } from '../../shared/errors.js';
 import type { Manifest } from '../../shared/manifest.js';
 import type { DeploymentRow } from '../../shared/repositories/deployments.js';
@@ -6,11 +7,12 @@ import type { Transport } from '../../shared/transports/types.js';
 import type { StageContext } from '../context.js';
 import type { StageRecorder } from '../recorder.js';
 import { manage, targetPaths } from '../remote.js';
+import { runEdge } from './edge.js';
 import { releaseIsSetUp } from './setup.js';
 
 /** Starts the release on the target and returns when every service is healthy. */
 export async function runDeploy(
-  _ctx: StageContext,
+  ctx: StageContext,
   deployment: DeploymentRow,
   t: Transport,
   rec: StageRecorder,
@@ -47,12 +49,20 @@ export async function runDeploy(
   const health = await run('health_check', 'health_check_failed', 'health', [
     String(manifest.health.timeout_s),
   ]);
+  const edge = await runEdge(ctx, manifest, edgePlan(manifest, ''), t, release, rec);
+  const services = (health.services as { process: boolean; port: boolean }[] | undefined) ?? [];
   return {
     bundle_sha256: bundle.sha256,
     resources: resources.resources ?? [],
     build_skipped: build.skipped ?? false,
     services: started.services ?? [],
     health: health.services ?? [],
+    edge,
+    checks: {
+      services_running: services.length > 0 && services.every((x) => x.process),
+      ports_accessible: services.length > 0 && services.every((x) => x.port),
+      https: edge ? true : null,
+    },
   };
 }
 
@@ -60,5 +70,5 @@ const TITLES: Record<string, string> = {
   start_resources: 'Start resources',
   build: 'Build the scenario',
   start_services: 'Start services',
-  health_check: 'Health checks',
+  health_check: 'Health checks (processes, ports, HTTP)',
 };

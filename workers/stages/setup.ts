@@ -1,11 +1,13 @@
 /** Stage setup: ship the bundle, extract the release, run `manage.sh setup`. */
 import path from 'node:path';
 import { StepError } from '../../shared/errors.js';
+import type { Manifest } from '../../shared/manifest.js';
 import type { DeploymentRow } from '../../shared/repositories/deployments.js';
 import type { Transport } from '../../shared/transports/types.js';
 import type { StageContext } from '../context.js';
 import type { StageRecorder } from '../recorder.js';
 import { manage, runChecked, targetPaths } from '../remote.js';
+import { runPreflight } from './preflight.js';
 
 /** True when the target already holds a file with that sha256 (checked on the target). */
 async function holdsBundle(t: Transport, file: string, sha256: string): Promise<boolean> {
@@ -34,12 +36,13 @@ export async function runSetup(
       'the deployment has no bundle; Execute or Retry builds it',
     );
   }
+  const preflight = await runPreflight(ctx, deployment.manifest as unknown as Manifest, t, rec);
   const paths = targetPaths(bundle.sha256);
   if (await releaseIsSetUp(t, bundle.sha256)) {
     for (const [id, title] of STEPS) {
       rec.skipped(id, title, `release ${bundle.sha256} is already set up on the target`);
     }
-    return { bundle_sha256: bundle.sha256, uploaded: false, skipped: true };
+    return { bundle_sha256: bundle.sha256, uploaded: false, skipped: true, preflight };
   }
   const uploaded = await rec.step('transfer', 'Transfer the bundle', async (h) => {
     await runChecked(t, ['mkdir', '-p', 'bundles', 'releases'], {
@@ -79,7 +82,13 @@ export async function runSetup(
       home: t.workdir,
     }),
   );
-  return { bundle_sha256: bundle.sha256, uploaded, skipped: false, tools: result.tools ?? {} };
+  return {
+    bundle_sha256: bundle.sha256,
+    uploaded,
+    skipped: false,
+    tools: result.tools ?? {},
+    preflight,
+  };
 }
 
 const STEPS: [string, string][] = [

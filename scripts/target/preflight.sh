@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# stagecoach preflight: checks a target before anything on it changes. Runs before the bundle
+# is there, so the worker sends this file's text: bash -c "$(cat preflight.sh)" preflight ARGS.
+#   preflight WORKDIR MIN_DISK_MB MIN_MEMORY_MB HTTP_PORT|- HTTPS_PORT|- NEED_CADDY(0|1)
+# Prints one line per check, then `STAGECOACH_RESULT {"checks":[…],"os":…,"arch":…}`.
+# Exit 1 when a check fails; the last stderr line names the check and how to fix it.
+set -uo pipefail
+
+WORKDIR=$1 MIN_DISK_MB=$2 MIN_MEM_MB=$3 HTTP_PORT=$4 HTTPS_PORT=$5 NEED_CADDY=$6
+BASE_TOOLS=(bash tar gzip sha256sum flock setsid timeout mkdir mv rm)
+CHECKS=()
+FAILED=''
+
+# record ID OK DETAIL FIX — one check's outcome (DETAIL/FIX are plain text without quotes).
+record() {
+  local id=$1 ok=$2 detail=$3 fix=${4:-}
+  CHECKS+=("{\"id\":\"$id\",\"ok\":$ok,\"detail\":\"${detail//\"/\'}\",\"fix\":\"${fix//\"/\'}\"}")
+  printf 'preflight %s: %s (%s)\n' "$id" "$([[ $ok == true ]] && echo ok || echo FAILED)" "$detail"
+  if [[ $ok != true && -z $FAILED ]]; then
+    FAILED="preflight check $id failed: $detail; fix: $fix"
+  fi
+}
+
+# Root, or passwordless sudo: the two ways this script may install packages.
+can_install() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  [[ $(id -u) == 0 ]] && return 0
+  command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1
+}
+
+check_os() {
+  OS=$(uname -s) ARCH=$(uname -m)
+  if [[ $OS == Linux ]]; then
+    record os true "$OS $ARCH"
+  else
+    record os false "$OS $ARCH is not supported" "use a Linux server"
+  fi
+}
+
+check_disk() {
+  mkdir -p -- "$WORKDIR" 2>/dev/null
+  local avail_kb
+  avail_kb=$(df -Pk -- "$WORKDIR" 2>/dev/null | awk 'NR==2 {print $4}')
+  if [[ -z $avail_kb ]]; then
+    record disk false "cannot read free space of $WORKDIR" "check that the workdir's parent exists and is writable"
+  elif ((avail_kb / 1024 >= MIN_DISK_MB)); then
+    record disk true "$((avail_kb / 1024)) MB free in $WORKDIR (need $MIN_DISK_MB)"
+  else
+    record disk false "$((avail_kb / 1024)) MB free in $WORKDIR, need $MIN_DISK_MB" "free disk space or lower PREFLIGHT_MIN_DISK_MB"
+  fi
+}
+
+check_memory() {
+  local avail_kb
+  avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)
+  if [[ -z $avail_kb ]]; then
+    record memory false "cannot read /proc/meminfo" "use a Linux server"
+  elif ((avail_kb / 1024 >= MIN_MEM_MB)); then
+    record memory true "$((avail_kb / 1024)) MB available (need $MIN_MEM_MB)"
+  else
+    record memory false "$((avail_kb / 1024)) MB available, need $MIN_MEM_MB" "free memory or lower PREFLIGHT_MIN_MEMORY_MB"
+  fi
+}
+
+# Who listens on a TCP port: a process name, "" when free, "?" when busy but unknown.
+port_owner() {
+  local port=$1 line
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    printf ''
+    return
+  fi
+  if command -v ss >/dev/null 2>&1; then
+    line=$(ss -Hltnp "sport = :$port" 2>/dev/null | head -1)
+    if [[ $line =~ \(\(\"([^\"]+)\" ]]; then
+      printf '%s' "${BASH_REMATCH[1]}"
+      return
+    fi
+  fi
+  printf '?'
+}
+
+check_port() {
+  local id=$1 port=$2 owner
+  [[ $port == - ]] && return
+  owner=$(port_owner "$port")
+  case $owner in
+    '') record "$id" true "port $port is free" ;;
+    caddy) record "$id" true "port $port is already Caddy's" ;;
+    '?') if pgrep -x caddy >/dev/null 2>&1; then
+        record "$id" true "port $port is in use and Caddy runs (assumed Caddy's)"
+      else
+        record "$id" false "port $port is held by another process" "free port $port or set edge.${id} in the manifest"
+      fi ;;
+    *) record "$id" false "port $port is held by $owner" "stop $owner or set edge.${id} in the manifest" ;;
+  esac
+}
+
+check_tools() {
+  local tools=("${BASE_TOOLS[@]}") missing=() t
+  [[ $NEED_CADDY == 1 ]] && tools+=(caddy)
+  for t in "${tools[@]}"; do
+    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+  done
+  if ((${#missing[@]} == 0)); then
+    record tools true "found ${tools[*]}"
+  elif can_install; then
+    record tools true "missing ${missing[*]}; setup will install them with apt-get"
+  else
+    record tools false "missing ${missing[*]} and no root or passwordless sudo to install them" \
+      "install ${missing[*]} on the server, or give the user passwordless sudo"
+  fi
+}
+
+check_os
+check_disk
+check_memory
+check_port http_port "$HTTP_PORT"
+check_port https_port "$HTTPS_PORT"
+check_tools
+printf 'STAGECOACH_RESULT {"os":"%s","arch":"%s","checks":[%s]}\n' "$OS" "$ARCH" "$(IFS=,; echo "${CHECKS[*]}")"
+if [[ -n $FAILED ]]; then
+  printf '%s\n' "$FAILED" >&2
+  exit 1
+fi
