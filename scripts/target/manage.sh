@@ -5,13 +5,16 @@
 # Commands: setup, start-resources, build, start, health [timeout_s], status, stop [--resources].
 # Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 a port is held by another process.
 # A command with structured output prints `STAGECOACH_RESULT <json>` as its last stdout line;
-# on failure the last stderr line says what broke and how to fix it.
+# on failure the last stderr line says what broke and how to fix it. Commands that change the
+# target hold an exclusive flock on $STAGECOACH_HOME/.manage.lock while they run (lib/lock.sh).
 set -euo pipefail
 
 RELEASE_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 CONFIG_DIR=$RELEASE_DIR/config
 KNOWN_RESOURCES=(postgres redis)
 STOP_GRACE_S=10
+# How long a mutating command waits for another one to release the per-target lock.
+LOCK_WAIT_S=${STAGECOACH_LOCK_WAIT_S:-120}
 
 # The functions live in lib/<topic>.sh next to this file; each only defines functions.
 [[ -d $RELEASE_DIR/lib ]] || {
@@ -34,6 +37,8 @@ source "$RELEASE_DIR/lib/resources.sh"
 source "$RELEASE_DIR/lib/resources-postgres.sh"
 # shellcheck source=lib/resources-redis.sh
 source "$RELEASE_DIR/lib/resources-redis.sh"
+# shellcheck source=lib/lock.sh
+source "$RELEASE_DIR/lib/lock.sh"
 # shellcheck source=lib/commands.sh
 source "$RELEASE_DIR/lib/commands.sh"
 
@@ -59,6 +64,8 @@ main() {
       ;;
   esac
   load_config
+  # Commands that change the target take the lock; status and health only look.
+  case $cmd in setup | start-resources | build | start | stop) take_lock "$cmd" ;; esac
   "cmd_${cmd//-/_}" "$@"
 }
 

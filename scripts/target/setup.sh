@@ -114,7 +114,7 @@ collect_requirements() {
   # shellcheck source=/dev/null
   source "$CONFIG_DIR/stagecoach.env"
   services=${STAGECOACH_SERVICES:-} resources=${STAGECOACH_RESOURCES:-}
-  for tool in bash tar gzip setsid timeout; do require "$tool" stagecoach; done
+  for tool in bash tar gzip setsid timeout flock; do require "$tool" stagecoach; done
   for name in $services; do
     SERVICE_START='' SERVICE_BUILD=''
     [[ -f $CONFIG_DIR/services/$name.env ]] || die "service $name: missing config/services/$name.env; rebuild the bundle"

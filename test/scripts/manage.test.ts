@@ -3,7 +3,7 @@
  * release directories are assembled by hand, and real services, PostgreSQL and Redis run.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import {
   chmod,
@@ -312,7 +312,7 @@ describe('scripts/target/manage.sh: services', function () {
     const r = ok(await manage(home!, 'r1', 'setup'));
     const { tools } = resultOf(r);
     expect(tools.node).to.match(/\/node$/);
-    expect(tools).to.include.keys('bash', 'tar', 'gzip', 'setsid', 'timeout');
+    expect(tools).to.include.keys('bash', 'tar', 'gzip', 'setsid', 'timeout', 'flock');
     expect(existsSync(path.join(home!, 'releases', 'r1', '.setup-ok'))).to.equal(true);
     expect(existsSync(path.join(home!, 'state'))).to.equal(true);
   });
@@ -466,6 +466,85 @@ describe('scripts/target/manage.sh: services', function () {
   });
 });
 
+/** True while some process holds an flock on `file` (probed with `flock -n`). */
+async function lockHeld(file: string): Promise<boolean> {
+  return (await run('flock', ['-n', file, 'true'])).code !== 0;
+}
+
+/** Starts `flock FILE sleep seconds` in the background; resolves once it holds the lock. */
+async function holdLock(file: string, seconds: number): Promise<ChildProcess> {
+  const holder = spawn('flock', [file, 'sleep', String(seconds)], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (await lockHeld(file)) {
+      return holder;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`flock ${file} did not take the lock`);
+}
+
+describe('scripts/target/manage.sh: the per-target lock', function () {
+  let home: string | undefined;
+  const pids = new Set<number>();
+  const holders: ChildProcess[] = [];
+  const lockFile = (): string => path.join(home!, '.manage.lock');
+
+  before(async function () {
+    requireTools(this, [
+      [onPath('flock'), 'flock', 'util-linux'],
+      [onPath('setsid'), 'setsid', 'util-linux'],
+      [onPath('node'), 'node', 'nodejs'],
+    ]);
+    home = await mkdtemp(path.join(os.tmpdir(), 'stagecoach-lock-'));
+    await assembleRelease(home, 'r1', {
+      scenario: 'hello-web',
+      services: [{ name: 'web', port: await freePort(), start: 'node server.js' }],
+    });
+  });
+
+  after(async function () {
+    await Promise.all(
+      holders.map((h) => h.exitCode === null && new Promise((r) => h.on('close', r))),
+    );
+    await cleanUp(home, pids);
+  });
+
+  it('start leaves the lock free: the service does not inherit it', async function () {
+    const { services } = resultOf(ok(await manage(home!, 'r1', 'start')));
+    pids.add(services[0].pid);
+    expect(existsSync(lockFile())).to.equal(true);
+    expect(await lockHeld(lockFile()), 'lock held after start').to.equal(false);
+  });
+
+  it('stop waits for a command holding the lock, then succeeds; status does not wait', async function () {
+    const holder = await holdLock(lockFile(), 2);
+    holders.push(holder);
+    const started = Date.now();
+    const stopping = manage(home!, 'r1', 'stop');
+    const status = resultOf(ok(await manage(home!, 'r1', 'status')));
+    expect(status.services[0].running).to.equal(true);
+    expect(holder.exitCode, 'status returned while the lock was held').to.equal(null);
+    const stop = ok(await stopping);
+    expect(Date.now() - started, 'stop blocked on the lock').to.be.at.least(1500);
+    expect(stop.stderr).to.contain('another stagecoach command is running on this target');
+    expect(resultOf(stop)).to.deep.equal({ stopped: ['web'] });
+  });
+
+  it('gives up after STAGECOACH_LOCK_WAIT_S, naming the lock', async function () {
+    holders.push(await holdLock(lockFile(), 3));
+    const r = await run('./manage.sh', ['start'], {
+      cwd: path.join(home!, 'releases', 'r1'),
+      env: { ...process.env, STAGECOACH_HOME: home!, STAGECOACH_LOCK_WAIT_S: '1' },
+    });
+    expect(r.code, r.stderr).to.equal(1);
+    expect(lastLine(r.stderr)).to.contain(`lock ${lockFile()}`);
+    expect(lastLine(r.stderr)).to.contain('another stagecoach command is running on this target');
+    expect(existsSync(path.join(home!, 'state', 'run', 'web.pid')), 'nothing started').to.equal(
+      false,
+    );
+  });
+});
+
 describe('scripts/target/manage.sh: resources', function () {
   let home: string | undefined;
   let pgPort: number;
@@ -537,6 +616,8 @@ describe('scripts/target/manage.sh: resources', function () {
     }
     expect(first.postgres.port).to.equal(pgPort);
     expect(first.redis.port).to.be.within(20000, 29999);
+    const lock = path.join(home!, '.manage.lock');
+    expect((await run('flock', ['-n', lock, 'true'])).code, 'servers hold the lock').to.equal(0);
     for (const kind of ['postgres', 'redis']) {
       for (const file of ['password', 'url']) {
         const mode = (await stat(path.join(home!, 'state', 'resources', kind, file))).mode & 0o777;

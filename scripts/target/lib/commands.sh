@@ -6,7 +6,8 @@
 cmd_setup() {
   ensure_state_dirs
   # setup.sh prints the STAGECOACH_RESULT line; nothing may be printed after it.
-  bash "$RELEASE_DIR/setup.sh"
+  # 9>&-: apt-get may start daemons, which must not inherit the lock (lib/lock.sh).
+  bash "$RELEASE_DIR/setup.sh" 9>&-
   touch -- "$RELEASE_DIR/.setup-ok"
 }
 
@@ -39,7 +40,7 @@ cmd_build() {
       # shellcheck source=/dev/null
       if [[ -f $CONFIG_DIR/app.env ]]; then source "$CONFIG_DIR/app.env"; fi
       set +a
-      exec bash -c "$1" </dev/null
+      exec bash -c "$1" </dev/null 9>&-
     ) || rc=$?
     ((rc == 0)) ||
       die 1 "service $name: build command failed with exit $rc: $SERVICE_BUILD; fix the build (output above) and deploy again"

@@ -117,7 +117,8 @@ postgres_start() {
   # A postmaster.pid left by a killed server would block the start; ours is known dead here.
   rm -f -- "$dir/data/postmaster.pid"
   say "resource postgres: starting on 127.0.0.1:$port"
-  if ! as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null; then
+  # 9>&-: the server must not hold the lock (lib/lock.sh).
+  if ! as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null 9>&-; then
     tail -n 20 -- "$dir/postgres.log" >&2
     die 1 "resource postgres: the server did not start (log above, in $dir/postgres.log)"
   fi

@@ -22,8 +22,9 @@ redis_start() {
   write_private "$dir/redis.conf" "requirepass $pw"
   rm -f -- "$dir/redis.pid"
   say "resource redis: starting on 127.0.0.1:$port"
+  # 9>&-: the server must not hold the lock (lib/lock.sh).
   "$server" "$dir/redis.conf" --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$dir/data" \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" </dev/null >>"$dir/redis-start.log" 2>&1 || {
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" </dev/null >>"$dir/redis-start.log" 2>&1 9>&- || {
     cat -- "$dir/redis-start.log" >&2
     tail -n 20 -- "$dir/redis.log" >&2
     die 1 "resource redis: redis-server failed to start (log above, in $dir/redis.log)"

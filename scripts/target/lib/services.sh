@@ -118,7 +118,8 @@ launch_service() {
     if [[ -f $CONFIG_DIR/app.env ]]; then source "$CONFIG_DIR/app.env"; fi
     set +a
     export "${@:3}"
-    exec setsid bash -c "$1" </dev/null >>"$2" 2>&1
+    # 9>&-: the service must not hold the lock (lib/lock.sh).
+    exec setsid bash -c "$1" </dev/null >>"$2" 2>&1 9>&-
   ) &
   pid=$!
   local start=0

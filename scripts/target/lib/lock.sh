@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# The per-target lock: commands that change a target run one at a time.
+# Sourced by manage.sh (see docs/target-layout.md); defines functions only.
+#
+# The lock is an flock on fd 9, held until manage.sh exits. Children inherit fd 9, and one
+# that outlives us (a service, postgres, redis-server, a daemon started by apt) would hold the
+# lock for ever: every command that may leave a process behind runs with `9>&-`.
+
+# "pid 123 manage.sh, …" for the processes holding lock file $1, or '' when none is visible.
+lock_holders() {
+  local inode line pid comm text=''
+  local -a f
+  inode=$(stat -c %i -- "$1" 2>/dev/null) || return 0
+  while read -r line; do
+    read -r -a f <<<"$line"
+    # Waiters show as "N: -> FLOCK ..."; holders as "N: FLOCK ADVISORY WRITE <pid> <dev>:<inode> ...".
+    [[ ${f[1]} == FLOCK && ${f[5]##*:} == "$inode" ]] || continue
+    pid=${f[4]} comm='?'
+    read -r comm 2>/dev/null <"/proc/$pid/comm" || true
+    text+="${text:+, }pid $pid $comm"
+  done </proc/locks 2>/dev/null
+  printf '%s' "$text"
+}
+
+# Takes the exclusive lock $HOME_DIR/.manage.lock for command $1, waiting up to LOCK_WAIT_S.
+take_lock() {
+  local cmd=$1 lock=$HOME_DIR/.manage.lock holders
+  [[ $LOCK_WAIT_S =~ ^[0-9]+$ ]] ||
+    die 2 "STAGECOACH_LOCK_WAIT_S '$LOCK_WAIT_S' is not a number of seconds"
+  if ! command -v flock >/dev/null; then
+    # setup is what installs it.
+    [[ $cmd == setup ]] ||
+      die 1 "$cmd: flock is not installed, so it cannot take the lock $lock; run ./manage.sh setup (Debian package: util-linux)"
+    say "setup: flock is not installed; running without the lock $lock" >&2
+    return 0
+  fi
+  exec 9>>"$lock" || die 1 "$cmd: cannot open the lock file $lock; check the permissions of $HOME_DIR"
+  flock -n 9 && return 0
+  holders=$(lock_holders "$lock")
+  say "$cmd: waiting up to ${LOCK_WAIT_S}s for the lock $lock (held by ${holders:-a process not visible here}): another stagecoach command is running on this target" >&2
+  flock -w "$LOCK_WAIT_S" 9 ||
+    die 1 "$cmd: gave up after ${LOCK_WAIT_S}s waiting for the lock $lock: another stagecoach command is running on this target (${holders:-holder not visible}); let it finish, then retry"
+}
