@@ -2,8 +2,11 @@
 import { StepError, TransientStepError } from '../shared/errors.js';
 import { TransportError } from '../shared/transports/errors.js';
 
-/** Codes worth another attempt: the target may be back in a moment. */
-const TRANSIENT = new Set(['ssh_unreachable', 'ssh_connection_lost']);
+/**
+ * Codes worth another attempt: the host may be back in a moment. A connection lost in the
+ * middle of a step fails the run at once (Retry resumes it), so the failure names what happened.
+ */
+const TRANSIENT = new Set(['ssh_unreachable']);
 
 /** A StepError (or a retriable TransientStepError) for `step`; other errors pass through. */
 export function stepFailure(step: string, err: unknown): unknown {

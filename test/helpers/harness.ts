@@ -17,6 +17,7 @@ import { QueueRegistry, type QueueBackendConfig } from '../../shared/queues.js';
 import type { StageContext } from '../../workers/context.js';
 import { createStageContext } from '../../workers/create-context.js';
 import { startWorkers, type WorkerSet } from '../../workers/start.js';
+import { stopTargetsUnder } from './cleanup.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from './env.js';
 
 export type BackendKind = 'postgres' | 'redis';
@@ -89,6 +90,7 @@ export async function createHarness(
     },
     async close() {
       await h.workers?.close();
+      stopTargetsUnder(path.join(dataDir, 'targets'));
       await queues.close();
       await db.destroy();
       await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [id]);
