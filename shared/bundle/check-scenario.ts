@@ -18,12 +18,13 @@ const RESOURCE_PORT_KEYS: ReadonlySet<string> = new Set(RESOURCE_KINDS);
 
 /**
  * Issues that make the pair undeployable: a service port key missing from `manifest.ports`,
- * a service using a resource's port key, two services on one port key, or `env` defining a
- * variable the target injects for a declared resource. Scenario paths start with `scenario.`.
+ * a service using a resource's port key, two services on one port key, `env` defining a
+ * variable the target injects for a declared resource, or `edge.service` naming no service.
+ * Scenario paths start with `scenario.`.
  */
 export function checkScenarioAgainstManifest(
   scenario: Scenario,
-  manifest: Pick<Manifest, 'ports' | 'env'>,
+  manifest: Pick<Manifest, 'ports' | 'env' | 'edge'>,
 ): Issue[] {
   const issues: Issue[] = [];
   const usedBy = new Map<string, string>();
@@ -50,6 +51,13 @@ export function checkScenarioAgainstManifest(
         message: `${name} is set by the target for the declared ${kind} resource; remove it from env`,
       });
     }
+  }
+  const edgeService = manifest.edge?.service;
+  if (edgeService !== undefined && !scenario.services.some((s) => s.name === edgeService)) {
+    issues.push({
+      path: 'edge.service',
+      message: `"${edgeService}" is not a service of the scenario; use one of: ${scenario.services.map((s) => s.name).join(', ')}`,
+    });
   }
   return issues;
 }

@@ -1,4 +1,5 @@
 /** Renders the bundle's `config/…` files from a manifest and its scenario (no I/O). */
+import { edgePlan } from '../edge.js';
 import type { Manifest } from '../manifest.js';
 import type { Scenario, Service } from '../scenario.js';
 import { shellEnvFile } from '../shell.js';
@@ -42,6 +43,10 @@ export function renderConfig(manifest: Manifest, scenario: Scenario): Map<string
   }
   for (const kind of scenario.resources) {
     put(`resources/${kind}.conf`, shellEnvFile({ RESOURCE_PORT: portText(manifest.ports[kind]) }));
+  }
+  const edge = edgeEnv(manifest, scenario);
+  if (edge) {
+    put('edge.env', shellEnvFile(edge));
   }
   return files;
 }
@@ -96,6 +101,22 @@ function serviceEnv(service: Service, manifest: Manifest): Record<string, string
     SERVICE_START: service.start,
     SERVICE_BUILD: service.build ?? '',
     SERVICE_HEALTH: service.health,
+  };
+}
+
+/** config/edge.env's variables, or null when the manifest has no edge. */
+function edgeEnv(manifest: Manifest, scenario: Scenario): Record<string, string> | null {
+  const plan = edgePlan(manifest, scenario.services[0]?.name ?? '');
+  if (!plan) {
+    return null;
+  }
+  return {
+    EDGE_DOMAIN: plan.domain,
+    EDGE_TLS: plan.tls,
+    EDGE_EMAIL: plan.email ?? '',
+    EDGE_HTTP_PORT: String(plan.httpPort),
+    EDGE_HTTPS_PORT: portText(plan.httpsPort ?? undefined),
+    EDGE_SERVICE: plan.service,
   };
 }
 

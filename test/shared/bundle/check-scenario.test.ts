@@ -45,4 +45,12 @@ describe('checkScenarioAgainstManifest', () => {
     const issues = check({ resources: ['postgres', 'redis'] }, { env });
     expect(issues.map((i) => i.path)).to.deep.equal(['env.DATABASE_URL', 'env.REDIS_URL']);
   });
+
+  it('catches an edge.service that names no service of the scenario', () => {
+    expect(check({}, { edge: { domain: 'example.com', service: 'web' } })).to.deep.equal([]);
+    expect(check({}, { edge: { domain: 'example.com' } })).to.deep.equal([]);
+    expect(check({}, { edge: { domain: 'example.com', service: 'api' } })).to.deep.equal([
+      { path: 'edge.service', message: '"api" is not a service of the scenario; use one of: web' },
+    ]);
+  });
 });

@@ -106,6 +106,49 @@ describe('renderConfig', () => {
     }
   });
 
+  it('renders config/edge.env only when the manifest has an edge', () => {
+    expect(files.has('config/edge.env')).to.equal(false);
+    const withEdge = manifestSchema.parse(
+      buildManifest({
+        ports: manifest.ports,
+        edge: { domain: 'App.Example.com', tls: 'acme', email: 'ops@example.com' },
+      }),
+    );
+    expect(text(renderConfig(withEdge, scenario), 'config/edge.env')).to.equal(
+      [
+        'EDGE_DOMAIN=app.example.com',
+        'EDGE_EMAIL=ops@example.com',
+        'EDGE_HTTPS_PORT=443',
+        'EDGE_HTTP_PORT=80',
+        'EDGE_SERVICE=web',
+        'EDGE_TLS=acme',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('renders edge.env for tls off without an HTTPS port, routing to edge.service', () => {
+    const withEdge = manifestSchema.parse(
+      buildManifest({
+        ports: manifest.ports,
+        edge: { domain: 'api.example.com', tls: 'off', http_port: 8080, service: 'api' },
+      }),
+    );
+    const rendered = renderConfig(withEdge, scenario);
+    expect(rendered.get('config/edge.env')!.mode).to.equal(0o644);
+    expect(text(rendered, 'config/edge.env')).to.equal(
+      [
+        'EDGE_DOMAIN=api.example.com',
+        "EDGE_EMAIL=''",
+        "EDGE_HTTPS_PORT=''",
+        'EDGE_HTTP_PORT=8080',
+        'EDGE_SERVICE=api',
+        'EDGE_TLS=off',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('throws scenario_invalid with issues when the scenario does not fit', () => {
     const bad = manifestSchema.parse(buildManifest({ ports: { web: 18080 } }));
     try {
