@@ -2,7 +2,8 @@
 # shellcheck source-path=SCRIPTDIR
 # stagecoach's target-side entry point. The contract is docs/target-layout.md.
 #   cd releases/<sha> && STAGECOACH_HOME=<workdir> ./manage.sh <command> [args]
-# Commands: setup, start-resources, build, start, health [timeout_s], status, stop [--resources].
+# Commands: setup, start-resources, build, start, health [timeout_s], status, stop [--resources],
+# edge-apply.
 # Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 a port is held by another process.
 # A command with structured output prints `STAGECOACH_RESULT <json>` as its last stdout line;
 # on failure the last stderr line says what broke and how to fix it. Commands that change the
@@ -39,6 +40,12 @@ source "$RELEASE_DIR/lib/resources-postgres.sh"
 source "$RELEASE_DIR/lib/resources-redis.sh"
 # shellcheck source=lib/lock.sh
 source "$RELEASE_DIR/lib/lock.sh"
+# shellcheck source=lib/edge.sh
+source "$RELEASE_DIR/lib/edge.sh"
+# shellcheck source=lib/edge-caddy.sh
+source "$RELEASE_DIR/lib/edge-caddy.sh"
+# shellcheck source=lib/edge-commands.sh
+source "$RELEASE_DIR/lib/edge-commands.sh"
 # shellcheck source=lib/commands.sh
 source "$RELEASE_DIR/lib/commands.sh"
 
@@ -46,6 +53,7 @@ usage() {
   cat >&2 <<'EOF'
 usage: STAGECOACH_HOME=<workdir> ./manage.sh <command> [args]
 commands: setup | start-resources | build | start | health [timeout_s] | status | stop [--resources]
+          | edge-apply
 EOF
 }
 
@@ -53,19 +61,19 @@ main() {
   local cmd=${1:-}
   shift || true
   case $cmd in
-    setup | start-resources | build | start | health | status | stop) ;;
+    setup | start-resources | build | start | health | status | stop | edge-apply) ;;
     '' | -h | --help | help)
       usage
       exit 2
       ;;
     *)
       usage
-      die 2 "unknown command '$cmd'; use one of: setup start-resources build start health status stop"
+      die 2 "unknown command '$cmd'; use one of: setup start-resources build start health status stop edge-apply"
       ;;
   esac
   load_config
   # Commands that change the target take the lock; status and health only look.
-  case $cmd in setup | start-resources | build | start | stop) take_lock "$cmd" ;; esac
+  case $cmd in setup | start-resources | build | start | stop | edge-apply) take_lock "$cmd" ;; esac
   "cmd_${cmd//-/_}" "$@"
 }
 

@@ -133,6 +133,7 @@ collect_requirements() {
       *) die "unknown resource '$kind' in config/stagecoach.env; supported: postgres redis" ;;
     esac
   done
+  if [[ -f $CONFIG_DIR/edge.env ]]; then require caddy "the edge (config/edge.env)"; fi
 }
 
 # Fills PATH_OF, and MISSING with the tools not found.

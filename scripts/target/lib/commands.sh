@@ -132,7 +132,9 @@ cmd_status() {
     resources+=("$(printf '{"kind":"%s","port":%s,"running":%s}' \
       "$kind" "$(num_or_null "$port")" "$running")")
   done
-  result "{\"services\":[$(join_json "${services[@]}")],\"resources\":[$(join_json "${resources[@]}")]}"
+  EDGE_JSON=''
+  if has_edge; then edge_status; fi
+  result "{\"services\":[$(join_json "${services[@]}")],\"resources\":[$(join_json "${resources[@]}")]${EDGE_JSON:+,$EDGE_JSON}}"
 }
 
 cmd_stop() {
@@ -143,6 +145,9 @@ cmd_stop() {
     --resources) with_resources=true ;;
     *) die 2 "stop: unknown option '$1'; usage: ./manage.sh stop [--resources]" ;;
   esac
+  # The edge first: no traffic is routed to services that are going away.
+  EDGE_JSON=''
+  if has_edge; then edge_stop; fi
   for name in $(recorded_services); do
     if stop_service "$name"; then stopped+=("\"$name\""); fi
   done
@@ -153,5 +158,5 @@ cmd_stop() {
       "${kind}_stop" || say "resource $kind: not running"
     done
   fi
-  result "{\"stopped\":[$(join_json "${stopped[@]}")]}"
+  result "{\"stopped\":[$(join_json "${stopped[@]}")]${EDGE_JSON:+,$EDGE_JSON}}"
 }

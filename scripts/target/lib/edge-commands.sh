@@ -1,0 +1,101 @@
+# shellcheck shell=bash
+# The edge's commands: cmd_edge_apply, and the edge parts of status and stop.
+# Sourced by manage.sh (see docs/target-layout.md); defines functions only.
+
+# Loads config/edge.env, finds the mode and the edge dir, and creates the dirs it needs.
+edge_prepare() {
+  load_edge
+  edge_paths
+  if [[ $EDGE_MODE == managed ]]; then
+    ensure_dir 755 "$EDGE_SITES"
+    ensure_dir 700 "$EDGE_DIR/data"
+    ensure_dir 700 "$EDGE_DIR/config"
+  else
+    ensure_dir 755 "$EDGE_SITES"
+  fi
+}
+
+cmd_edge_apply() {
+  has_edge ||
+    die 2 "edge-apply: this release has no config/edge.env (the manifest has no edge); add edge to the manifest, or do not call edge-apply"
+  edge_prepare
+  take_edge_lock edge-apply
+  command -v caddy >/dev/null ||
+    die 1 "edge-apply: caddy is not installed; run ./manage.sh setup, or install the Debian package caddy"
+  local changed=false started=false listen=${EDGE_HTTPS_PORT:-$EDGE_HTTP_PORT} caddyfile
+  if [[ $EDGE_MODE == managed ]]; then
+    edge_admin_port
+    caddyfile=$(render_managed_caddyfile)
+  else
+    caddyfile=$(render_system_caddyfile)
+  fi
+  if edge_install "$EDGE_SITE_FILE" "$(render_site)"; then changed=true; fi
+  if edge_install "$EDGE_CADDYFILE" "$caddyfile"; then changed=true; fi
+  if $changed; then
+    say "edge: $EDGE_MODE config changed for $EDGE_DOMAIN, validating"
+    caddy_validate || edge_fail "caddy validate"
+  fi
+  if caddy_running; then
+    if $changed; then
+      caddy_reload || edge_fail "reloading Caddy"
+      say "edge: caddy reloaded ($EDGE_SITE_FILE)"
+    else
+      say "edge: $EDGE_SITE_FILE unchanged, caddy left as it is"
+    fi
+  elif [[ $EDGE_MODE == system ]]; then
+    CADDY_OUT=$(systemctl start caddy 2>&1 </dev/null 8>&- 9>&-) || edge_fail "starting caddy.service"
+    started=true
+  else
+    caddy_start "$listen" || edge_fail "starting Caddy (log $EDGE_DIR/caddy.log)"
+    started=true
+    say "edge: caddy started (pid $(caddy_pid), admin 127.0.0.1:$EDGE_ADMIN_PORT, log $EDGE_DIR/caddy.log)"
+  fi
+  result "$(printf '{"mode":"%s","changed":%s,"started":%s,"edge_dir":"%s","site":"%s","http_port":%s,"https_port":%s,"admin":%s,"root_ca":"%s","health_path":"%s"}' \
+    "$EDGE_MODE" "$changed" "$started" "$EDGE_DIR" "$EDGE_SITE_FILE" "$EDGE_HTTP_PORT" \
+    "$(num_or_null "$EDGE_HTTPS_PORT")" \
+    "$(if [[ -n $EDGE_ADMIN_PORT ]]; then printf '"127.0.0.1:%s"' "$EDGE_ADMIN_PORT"; else printf null; fi)" \
+    "$EDGE_ROOT_CA" "$(json_escape "$EDGE_HEALTH")")"
+}
+
+# The JSON-safe text of $1 (backslashes and double quotes escaped).
+json_escape() {
+  local s=${1//\\/\\\\}
+  printf '%s' "${s//\"/\\\"}"
+}
+
+# Sets EDGE_JSON to the "edge" member of status's result (no lock: it only looks).
+# shellcheck disable=SC2034 # EDGE_JSON is read by cmd_status (commands.sh)
+edge_status() {
+  load_edge
+  edge_paths
+  [[ $EDGE_MODE == system ]] || read -r EDGE_ADMIN_PORT 2>/dev/null <"$EDGE_DIR/admin.port" || true
+  local running=false site=false
+  if caddy_running; then running=true; fi
+  if [[ -f $EDGE_SITE_FILE ]]; then site=true; fi
+  say "edge: mode=$EDGE_MODE caddy running=$running site=$site ($EDGE_SITE_FILE)"
+  EDGE_JSON=$(printf '"edge":{"mode":"%s","running":%s,"site":%s}' "$EDGE_MODE" "$running" "$site")
+}
+
+# Removes this deployment's site and reloads Caddy; the managed Caddy stops with its last site.
+# Sets EDGE_JSON to the "edge" member of stop's result.
+# shellcheck disable=SC2034 # EDGE_JSON is read by cmd_stop (commands.sh)
+edge_stop() {
+  edge_prepare
+  take_edge_lock stop
+  local removed=false stopped=false f
+  local -a left=()
+  if edge_remove "$EDGE_SITE_FILE"; then removed=true; fi
+  for f in "$EDGE_SITES"/*.caddy; do [[ -e $f ]] && left+=("$f"); done
+  if [[ $EDGE_MODE == managed ]]; then
+    read -r EDGE_ADMIN_PORT 2>/dev/null <"$EDGE_DIR/admin.port" || true
+    if ((${#left[@]} == 0)); then
+      if caddy_stop; then stopped=true; fi
+    elif $removed && caddy_running; then
+      caddy_reload || { edge_restore && die 1 "stop: Caddy refused the config without $EDGE_DOMAIN, its site was put back: $(caddy_error "$CADDY_OUT")"; }
+    fi
+  elif $removed && caddy_running; then
+    caddy_reload || { edge_restore && die 1 "stop: reloading caddy.service without $EDGE_DOMAIN failed, its site was put back: $(caddy_error "$CADDY_OUT")"; }
+  fi
+  if $removed; then say "edge: removed $EDGE_SITE_FILE"; fi
+  EDGE_JSON=$(printf '"edge":{"site_removed":%s,"caddy_stopped":%s}' "$removed" "$stopped")
+}

@@ -1,0 +1,146 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2153 # SERVICES is set by load_config (common.sh)
+# The edge: config/edge.env, the mode (system Caddy or a managed one), the site block and
+# Caddyfile, and the edge parts of edge-apply, status and stop.
+# Sourced by manage.sh (see docs/target-layout.md); defines functions only.
+
+SYSTEM_CADDYFILE=/etc/caddy/Caddyfile
+SYSTEM_SITES=/etc/caddy/stagecoach
+SYSTEM_ROOT_CA=/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt
+
+# True when the release has an edge (the manifest had `edge`).
+has_edge() { [[ -f $CONFIG_DIR/edge.env ]]; }
+
+# Fails unless $2 (named $1) is a TCP port number.
+check_port_value() {
+  if ! [[ $2 =~ ^[0-9]{1,5}$ ]] || (($2 < 1 || $2 > 65535)); then
+    die 2 "edge: $1 '$2' in config/edge.env is not a port; fix edge in the manifest"
+  fi
+}
+
+# Sets EDGE_* from config/edge.env, EDGE_UPSTREAM and EDGE_HEALTH from the routed service.
+# shellcheck disable=SC2034 # EDGE_HEALTH is read by cmd_edge_apply (edge-commands.sh)
+load_edge() {
+  EDGE_DOMAIN='' EDGE_TLS=off EDGE_EMAIL='' EDGE_HTTP_PORT=80 EDGE_HTTPS_PORT='' EDGE_SERVICE=''
+  # shellcheck source=/dev/null
+  source "$CONFIG_DIR/edge.env"
+  EDGE_DOMAIN=${EDGE_DOMAIN,,}
+  # Only what would break the file name or the Caddyfile's syntax; Caddy judges the rest.
+  case $EDGE_DOMAIN in
+    '' | .* | */* | *[[:space:][:cntrl:]]* | *[\{\}\"\'\`\\\#]*)
+      die 2 "edge: EDGE_DOMAIN '$EDGE_DOMAIN' in config/edge.env is not a domain; set edge.domain in the manifest to a hostname"
+      ;;
+  esac
+  case $EDGE_TLS in
+    acme | internal) EDGE_HTTPS_PORT=${EDGE_HTTPS_PORT:-443} ;;
+    off) EDGE_HTTPS_PORT='' ;;
+    *) die 2 "edge: EDGE_TLS '$EDGE_TLS' in config/edge.env is not one of acme, internal, off" ;;
+  esac
+  check_port_value EDGE_HTTP_PORT "$EDGE_HTTP_PORT"
+  if [[ -n $EDGE_HTTPS_PORT ]]; then check_port_value EDGE_HTTPS_PORT "$EDGE_HTTPS_PORT"; fi
+  if [[ -n $EDGE_EMAIL && ! $EDGE_EMAIL =~ ^[^[:space:]{}\"\'\\#]+@[^[:space:]{}\"\'\\#]+$ ]]; then
+    die 2 "edge: EDGE_EMAIL '$EDGE_EMAIL' in config/edge.env is not an email address; fix edge.email in the manifest"
+  fi
+  EDGE_SERVICE=${EDGE_SERVICE:-${SERVICES[0]}}
+  [[ " ${SERVICES[*]} " == *" $EDGE_SERVICE "* ]] ||
+    die 2 "edge: EDGE_SERVICE '$EDGE_SERVICE' in config/edge.env is not a service of this release (${SERVICES[*]}); fix edge.service in the manifest"
+  load_service "$EDGE_SERVICE"
+  EDGE_UPSTREAM=$SERVICE_PORT EDGE_HEALTH=$SERVICE_HEALTH
+}
+
+# system when root on a running systemd with a caddy.service unit; managed otherwise.
+edge_mode() {
+  local state
+  if ((EUID == 0)) && command -v systemctl >/dev/null; then
+    state=$(systemctl is-system-running 2>/dev/null </dev/null || true)
+    if [[ $state == running || $state == degraded ]] &&
+      systemctl cat caddy.service >/dev/null 2>&1 </dev/null; then
+      echo system
+      return
+    fi
+  fi
+  echo managed
+}
+
+# Sets EDGE_MODE, EDGE_DIR, EDGE_SITES, EDGE_SITE_FILE, EDGE_CADDYFILE, EDGE_LOCK, EDGE_ROOT_CA.
+# shellcheck disable=SC2034 # read by edge-caddy.sh and edge-commands.sh
+edge_paths() {
+  EDGE_MODE=$(edge_mode)
+  if [[ $EDGE_MODE == system ]]; then
+    EDGE_DIR=$SYSTEM_SITES EDGE_SITES=$SYSTEM_SITES EDGE_CADDYFILE=$SYSTEM_CADDYFILE
+    EDGE_ROOT_CA=$SYSTEM_ROOT_CA EDGE_ADMIN_PORT=''
+  else
+    EDGE_DIR=${STAGECOACH_EDGE_HOME:-${HOME:?HOME is not set; set STAGECOACH_EDGE_HOME}/.stagecoach-edge}
+    mkdir -p -- "$EDGE_DIR"
+    EDGE_DIR=$(cd -- "$EDGE_DIR" && pwd -P)
+    # The path goes into the Caddyfile unquoted.
+    case $EDGE_DIR in *[[:space:][:cntrl:]\{\}\"\'\`\\\#]*)
+      die 2 "edge: the edge dir '$EDGE_DIR' contains characters Caddyfiles cannot take; set STAGECOACH_EDGE_HOME to a plain path" ;;
+    esac
+    EDGE_SITES=$EDGE_DIR/sites EDGE_CADDYFILE=$EDGE_DIR/Caddyfile
+    EDGE_ROOT_CA=$EDGE_DIR/data/pki/authorities/local/root.crt
+  fi
+  EDGE_SITE_FILE=$EDGE_SITES/$EDGE_DOMAIN.caddy EDGE_LOCK=$EDGE_SITES/.edge.lock
+}
+
+# This deployment's site block.
+render_site() {
+  local upstream="reverse_proxy 127.0.0.1:$EDGE_UPSTREAM"
+  case $EDGE_TLS in
+    internal) printf 'https://%s:%s {\n\ttls internal\n\t%s\n}' "$EDGE_DOMAIN" "$EDGE_HTTPS_PORT" "$upstream" ;;
+    acme)
+      printf 'https://%s:%s {\n' "$EDGE_DOMAIN" "$EDGE_HTTPS_PORT"
+      if [[ -n $EDGE_EMAIL ]]; then printf '\ttls %s\n' "$EDGE_EMAIL"; fi
+      printf '\t%s\n}' "$upstream"
+      ;;
+    off) printf 'http://%s:%s {\n\t%s\n}' "$EDGE_DOMAIN" "$EDGE_HTTP_PORT" "$upstream" ;;
+  esac
+}
+
+# Sets EDGE_ADMIN_PORT: chosen once per edge dir (a free port) and kept in admin.port.
+edge_admin_port() {
+  local port=''
+  read -r port 2>/dev/null <"$EDGE_DIR/admin.port" || true
+  if ! [[ $port =~ ^[0-9]+$ ]]; then
+    port=$((20000 + RANDOM % 30000))
+    while port_in_use "$port"; do port=$((20000 + RANDOM % 30000)); done
+    printf '%s\n' "$port" >"$EDGE_DIR/admin.port"
+  fi
+  EDGE_ADMIN_PORT=$port
+}
+
+# The managed Caddyfile: global options from this apply, then every deployment's site.
+render_managed_caddyfile() {
+  local https=$EDGE_HTTPS_PORT line
+  # tls off asks for no HTTPS port: keep the one the other sites may rely on.
+  if [[ -z $https && -f $EDGE_CADDYFILE ]]; then
+    while read -r line; do
+      if [[ $line =~ ^https_port\ ([0-9]+)$ ]]; then https=${BASH_REMATCH[1]}; fi
+    done <"$EDGE_CADDYFILE"
+  fi
+  printf '# Written by stagecoach (manage.sh edge-apply); changes are overwritten.\n{\n'
+  printf '\tadmin 127.0.0.1:%s\n\thttp_port %s\n' "$EDGE_ADMIN_PORT" "$EDGE_HTTP_PORT"
+  if [[ -n $https ]]; then printf '\thttps_port %s\n' "$https"; fi
+  printf '\tstorage file_system %s/data\n\tskip_install_trust\n' "$EDGE_DIR"
+  if [[ -n $EDGE_EMAIL ]]; then printf '\temail %s\n' "$EDGE_EMAIL"; fi
+  printf '}\n\nimport %s/*.caddy' "$EDGE_SITES"
+}
+
+# The system Caddyfile, with our import line appended unless it has it.
+render_system_caddyfile() {
+  local text='' import="import $SYSTEM_SITES/*.caddy"
+  if [[ -f $SYSTEM_CADDYFILE ]]; then text=$(<"$SYSTEM_CADDYFILE"); fi
+  if [[ $'\n'$text$'\n' != *$'\n'"$import"$'\n'* ]]; then
+    text+="${text:+$'\n\n'}# stagecoach: the sites of its deployments"$'\n'"$import"
+  fi
+  printf '%s' "$text"
+}
+
+# Restores the previous config, has Caddy load it again, and fails naming what broke.
+edge_fail() {
+  local what=$1 out=$CADDY_OUT
+  edge_restore
+  if caddy_running; then caddy_reload || say "edge: reloading the restored config failed too: $(caddy_error "$CADDY_OUT")" >&2; fi
+  printf '%s\n' "$out" | tail -n 20 >&2
+  die 1 "edge-apply: $what for $EDGE_DOMAIN failed, the previous edge config was restored: $(caddy_error "$out"); fix edge in the manifest and deploy again"
+}
