@@ -61,7 +61,9 @@ export async function main(rounds = 5): Promise<void> {
   const redis = await measure('redis', rounds);
   const pg = await measure('postgres', rounds);
   const row = (name: string, v: number, base: number, label: string) =>
-    console.log(`${name.padEnd(34)} ${v.toFixed(0).padStart(7)} ms  ${(v / base).toFixed(2)} × ${label}`);
+    console.log(
+      `${name.padEnd(34)} ${v.toFixed(0).padStart(7)} ms  ${(v / base).toFixed(2)} × ${label}`,
+    );
   console.log(`pipeline bench: hello-web to a local target, median of ${rounds} rounds`);
   row('first deploy, Redis backend', redis.first, redis.first, 'baseline');
   row('first deploy, PostgreSQL backend', pg.first, redis.first, 'Redis');
