@@ -46,8 +46,11 @@ export function requireBinary(binary: string, pkg: string, ctx: Mocha.Context): 
 
 const run = promisify(execFile);
 
-/** Starts sshd -D with fresh host and client keys in a temp dir; resolves once the port accepts. */
-export async function startSshd(): Promise<Sshd> {
+/**
+ * Starts sshd -D with fresh host and client keys in a temp dir; resolves once the port accepts.
+ * `extraConfig` lines are appended to sshd_config (e.g. `SetEnv NAME=value` for sessions).
+ */
+export async function startSshd(extraConfig: string[] = []): Promise<Sshd> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'stagecoach-sshd-'));
   const key = (name: string): string => path.join(dir, name);
   await Promise.all(['host_key', 'client_key', 'wrong_key'].map((name) => keygen(key(name))));
@@ -59,7 +62,7 @@ export async function startSshd(): Promise<Sshd> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     try {
-      const pid = await launch(dir, port);
+      const pid = await launch(dir, port, extraConfig);
       return server(dir, port, pid, hostKeyFingerprint);
     } catch (err) {
       lastError = err; // most likely someone took the port between freePort and bind
@@ -106,7 +109,7 @@ async function keygen(file: string): Promise<void> {
 }
 
 /** Writes the config, spawns sshd, and waits for the port; returns the listener's pid. */
-async function launch(dir: string, port: number): Promise<number> {
+async function launch(dir: string, port: number, extraConfig: string[]): Promise<number> {
   const config = path.join(dir, 'sshd_config');
   const log = path.join(dir, `sshd-${port}.log`);
   await writeFile(
@@ -124,6 +127,7 @@ async function launch(dir: string, port: number): Promise<number> {
       'Subsystem sftp internal-sftp',
       'PermitRootLogin prohibit-password',
       'LogLevel VERBOSE',
+      ...extraConfig,
       '',
     ].join('\n'),
   );

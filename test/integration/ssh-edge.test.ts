@@ -1,0 +1,125 @@
+/**
+ * The full pipeline over SSH to `deployed` behind Caddy with `tls: internal`: all three health
+ * checks pass and HTTPS is verified against Caddy's internal root; stop removes the site.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildManifest } from '../factories.js';
+import { stopTargetsUnder } from '../helpers/cleanup.js';
+import { createHarness, type Harness } from '../helpers/harness.js';
+import { serve, type ApiClient } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
+import { copyExample } from '../helpers/scenario-dir.js';
+import { requireBinary, SSHD_BINARY, startSshd, type Sshd } from '../helpers/sshd.js';
+
+/** GET over HTTPS with SNI and a pinned root; resolves the status or the TLS/network error. */
+function get(port: number, domain: string, ca: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = https.get(
+      { host: '127.0.0.1', port, servername: domain, headers: { host: domain }, path: '/', ca },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', (err: Error & { code?: string }) => resolve(err.code ?? err.message));
+  });
+}
+
+describe('pipeline over SSH behind Caddy with HTTPS (tls: internal)', function () {
+  this.timeout(180_000);
+  let h: Harness;
+  let api: ApiClient;
+  let sshd: Sshd;
+  let scenarios: string;
+  let remote: string;
+  let edgeHome: string;
+
+  before(async function () {
+    requireBinary(SSHD_BINARY, 'openssh-server', this);
+    requireBinary('/usr/bin/caddy', 'caddy', this);
+    scenarios = await copyExample('hello-web');
+    remote = await mkdtemp(path.join(tmpdir(), 'stagecoach-remote-'));
+    await chmod(remote, 0o711);
+    edgeHome = path.join(remote, 'edge');
+    // the "server" is this machine: keep its managed Caddy out of the real home directory
+    sshd = await startSshd([`SetEnv STAGECOACH_EDGE_HOME=${edgeHome}`]);
+    h = await createHarness('postgres', { SCENARIOS_DIR: scenarios });
+    h.startWorkers();
+    api = await serve(h.app);
+  });
+
+  after(async () => {
+    if (remote) {
+      stopTargetsUnder(remote);
+      const pidFile = path.join(edgeHome, 'caddy.pid');
+      if (existsSync(pidFile)) {
+        spawnSync('kill', [readFileSync(pidFile, 'utf8').trim()]);
+      }
+    }
+    await api?.close();
+    await h?.close();
+    await sshd?.stop();
+    await rm(remote ?? '/nonexistent', { recursive: true, force: true });
+    await rm(scenarios ?? '/nonexistent', { recursive: true, force: true });
+  });
+
+  it('reaches deployed with processes, ports and HTTPS verified; stop removes the site', async () => {
+    const [webPort, httpPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+    const domain = 'hello.stagecoach.test';
+    const manifest = buildManifest({
+      ports: { web: webPort },
+      env: { GREETING: 'secure hello' },
+      health: { timeout_s: 30 },
+      edge: { domain, tls: 'internal', http_port: httpPort, https_port: httpsPort },
+      target: {
+        type: 'ssh',
+        host: '127.0.0.1',
+        port: sshd.port,
+        user: sshd.user,
+        key_path: sshd.clientKeyPath,
+        host_key: sshd.hostKeyFingerprint,
+        workdir: path.join(remote, 'app'),
+      } as never,
+    });
+    const created = await api.call('POST', '/api/v1/deployments', { manifest, execute: true });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    const id = created.body.deployment.id as string;
+    const d = await api.waitFor(id, ['deployed', 'failed'], 150_000);
+    expect(d.status, `${d.error_step}: ${d.error_message}`).to.equal('deployed');
+    expect(d.deploy_result.checks).to.deep.equal({
+      services_running: true,
+      ports_accessible: true,
+      https: true,
+    });
+    expect(d.deploy_result.edge.mode).to.equal('managed');
+    expect(d.deploy_result.edge.https.verified).to.equal(true);
+    const https_ = d.deploy_result.steps.find((s: { id: string }) => s.id === 'https_check');
+    expect(https_.ok).to.equal(true);
+    const preflight = d.setup_result.preflight.checks.map((c: { id: string }) => c.id);
+    expect(preflight).to.include.members([
+      'os',
+      'disk',
+      'memory',
+      'http_port',
+      'https_port',
+      'tools',
+    ]);
+
+    // as a user would: through Caddy, with SNI, trusting only Caddy's internal root
+    const ca = readFileSync(d.deploy_result.edge.root_ca, 'utf8');
+    expect(await get(httpsPort, domain, ca)).to.equal(200);
+    // an unknown root is refused: the certificate really is verified
+    const other = await get(httpsPort, domain, '');
+    expect(other).to.be.a('string');
+
+    await api.call('POST', `/api/v1/deployments/${id}/stop`, {});
+    expect((await api.waitFor(id, ['stopped'])).status).to.equal('stopped');
+    expect(await get(httpsPort, domain, ca)).to.not.equal(200);
+  });
+});
