@@ -5,7 +5,7 @@
 # Loads config/edge.env, finds the mode and the edge dir, and creates the dirs it needs.
 edge_prepare() {
   load_edge
-  edge_paths
+  edge_paths create
   if [[ $EDGE_MODE == managed ]]; then
     ensure_dir 755 "$EDGE_SITES"
     ensure_dir 700 "$EDGE_DIR/data"
@@ -50,6 +50,10 @@ cmd_edge_apply() {
     started=true
     say "edge: caddy started (pid $(caddy_pid), admin 127.0.0.1:$EDGE_ADMIN_PORT, log $EDGE_DIR/caddy.log)"
   fi
+  if [[ $EDGE_MODE == managed ]]; then
+    ensure_state_dirs
+    printf '%s\n' "$EDGE_DIR" >"$STATE/edge.dir"
+  fi
   result "$(printf '{"mode":"%s","changed":%s,"started":%s,"edge_dir":"%s","site":"%s","http_port":%s,"https_port":%s,"admin":%s,"root_ca":"%s","health_path":"%s"}' \
     "$EDGE_MODE" "$changed" "$started" "$EDGE_DIR" "$EDGE_SITE_FILE" "$EDGE_HTTP_PORT" \
     "$(num_or_null "$EDGE_HTTPS_PORT")" \
@@ -80,12 +84,16 @@ edge_status() {
 # Sets EDGE_JSON to the "edge" member of stop's result.
 # shellcheck disable=SC2034 # EDGE_JSON is read by cmd_stop (commands.sh)
 edge_stop() {
-  edge_prepare
-  take_edge_lock stop
   local removed=false stopped=false f
   local -a left=()
+  load_edge
+  edge_paths
+  EDGE_JSON='"edge":{"site_removed":false,"caddy_stopped":false}'
+  # Never applied here: nothing to undo.
+  [[ -d $EDGE_SITES ]] || return 0
+  take_edge_lock stop
   if edge_remove "$EDGE_SITE_FILE"; then removed=true; fi
-  for f in "$EDGE_SITES"/*.caddy; do [[ -e $f ]] && left+=("$f"); done
+  for f in "$EDGE_SITES"/*.caddy; do if [[ -e $f ]]; then left+=("$f"); fi; done
   if [[ $EDGE_MODE == managed ]]; then
     read -r EDGE_ADMIN_PORT 2>/dev/null <"$EDGE_DIR/admin.port" || true
     if ((${#left[@]} == 0)); then

@@ -62,7 +62,8 @@ edge_mode() {
   echo managed
 }
 
-# Sets EDGE_MODE, EDGE_DIR, EDGE_SITES, EDGE_SITE_FILE, EDGE_CADDYFILE, EDGE_LOCK, EDGE_ROOT_CA.
+# Sets EDGE_MODE, EDGE_DIR, EDGE_SITES, EDGE_SITE_FILE, EDGE_CADDYFILE, EDGE_LOCK, EDGE_ROOT_CA;
+# with `create`, creates the managed edge dir.
 # shellcheck disable=SC2034 # read by edge-caddy.sh and edge-commands.sh
 edge_paths() {
   EDGE_MODE=$(edge_mode)
@@ -70,9 +71,14 @@ edge_paths() {
     EDGE_DIR=$SYSTEM_SITES EDGE_SITES=$SYSTEM_SITES EDGE_CADDYFILE=$SYSTEM_CADDYFILE
     EDGE_ROOT_CA=$SYSTEM_ROOT_CA EDGE_ADMIN_PORT=''
   else
-    EDGE_DIR=${STAGECOACH_EDGE_HOME:-${HOME:?HOME is not set; set STAGECOACH_EDGE_HOME}/.stagecoach-edge}
-    mkdir -p -- "$EDGE_DIR"
-    EDGE_DIR=$(cd -- "$EDGE_DIR" && pwd -P)
+    EDGE_DIR=${STAGECOACH_EDGE_HOME:-}
+    # A caller without STAGECOACH_EDGE_HOME (stop, status) finds the edge edge-apply used.
+    if [[ -z $EDGE_DIR ]]; then read -r EDGE_DIR 2>/dev/null <"$STATE/edge.dir" || true; fi
+    if [[ -z $EDGE_DIR ]]; then
+      EDGE_DIR=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.stagecoach-edge
+    fi
+    if [[ ${1:-} == create ]]; then mkdir -p -- "$EDGE_DIR"; fi
+    if [[ -d $EDGE_DIR ]]; then EDGE_DIR=$(cd -- "$EDGE_DIR" && pwd -P); fi
     # The path goes into the Caddyfile unquoted.
     case $EDGE_DIR in *[[:space:][:cntrl:]\{\}\"\'\`\\\#]*)
       die 2 "edge: the edge dir '$EDGE_DIR' contains characters Caddyfiles cannot take; set STAGECOACH_EDGE_HOME to a plain path" ;;
