@@ -4,81 +4,30 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import {
-  chmod,
-  cp,
-  mkdir,
-  mkdtemp,
-  readlink,
-  rm,
-  stat,
-  symlink,
-  writeFile,
-} from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { shellEnvFile } from '../../shared/shell.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion (killed after timeoutMs) and collects its output. */
-function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 50_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Runs `./manage.sh args` inside a release directory. */
-function manage(home: string, release: string, ...args: string[]): Promise<RunResult> {
-  return run('./manage.sh', args, {
-    cwd: path.join(home, 'releases', release),
-    env: { ...process.env, STAGECOACH_HOME: home },
-  });
-}
-
-/** The JSON of the `STAGECOACH_RESULT` line, which must be stdout's last line. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function resultOf(r: RunResult): any {
-  const lines = r.stdout.trimEnd().split('\n');
-  const last = lines[lines.length - 1] ?? '';
-  expect(last, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).to.match(/^STAGECOACH_RESULT \{/);
-  return JSON.parse(last.slice('STAGECOACH_RESULT '.length));
-}
-
-function lastLine(text: string): string {
-  const lines = text.trimEnd().split('\n');
-  return lines[lines.length - 1] ?? '';
-}
-
-/** Fails with the command's output unless it exited 0. */
-function ok(r: RunResult): RunResult {
-  expect(r.code, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).to.equal(0);
-  return r;
-}
+import {
+  alive,
+  assembleRelease,
+  cleanUp,
+  groupAlive,
+  lastLine,
+  manage,
+  ok,
+  onPath,
+  postgresBinaries,
+  procStat,
+  requireTools,
+  resultOf,
+  ROOT,
+  run,
+  type RunResult,
+} from '../helpers/target-release.js';
 
 /** A TCP port that was free a moment ago. */
 function freePort(): Promise<number> {
@@ -90,32 +39,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, ...]. */
-function procStat(pid: number): string[] | undefined {
-  try {
-    const line = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return line.slice(line.lastIndexOf(') ') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when a live process has this pid (zombies count as dead: PID 1 may never reap them). */
-function alive(pid: number): boolean {
-  const f = procStat(pid);
-  return f !== undefined && f[0] !== 'Z';
-}
-
-/** True when any live process belongs to process group pgid. */
-function groupAlive(pgid: number): boolean {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .some((d) => {
-      const f = procStat(Number(d));
-      return f !== undefined && f[2] === String(pgid) && f[0] !== 'Z';
-    });
 }
 
 function httpRequest(
@@ -142,139 +65,6 @@ function httpRequest(
     req.on('error', reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
-}
-
-function onPath(bin: string): boolean {
-  return (process.env.PATH ?? '')
-    .split(':')
-    .some((dir) => dir !== '' && existsSync(path.join(dir, bin)));
-}
-
-function postgresBinaries(): boolean {
-  const base = '/usr/lib/postgresql';
-  return (
-    existsSync(base) &&
-    readdirSync(base).some((v) => existsSync(path.join(base, v, 'bin', 'postgres')))
-  );
-}
-
-/** Skips the suite when a binary is missing; under CI=true fails, naming the Debian package. */
-function requireTools(ctx: Mocha.Context, tools: [boolean, string, string][]): void {
-  const missing = tools
-    .filter(([present]) => !present)
-    .map(([, bin, pkg]) => `${bin} (apt-get install ${pkg})`);
-  if (missing.length === 0) {
-    return;
-  }
-  if (process.env.CI === 'true') {
-    throw new Error(`missing binaries: ${missing.join(', ')}`);
-  }
-  ctx.skip();
-}
-
-interface ServiceSpec {
-  name: string;
-  port: number;
-  start: string;
-  build?: string;
-  health?: string;
-}
-
-interface ReleaseSpec {
-  scenario: string;
-  services: ServiceSpec[];
-  resources?: Record<string, number | ''>;
-  env?: Record<string, string>;
-  healthTimeout?: number;
-}
-
-/** Assembles releases/<name> by hand, laid out as docs/target-layout.md's bundle. */
-async function assembleRelease(home: string, name: string, spec: ReleaseSpec): Promise<string> {
-  const dir = path.join(home, 'releases', name);
-  const resources = spec.resources ?? {};
-  await mkdir(path.join(dir, 'config', 'services'), { recursive: true });
-  await mkdir(path.join(dir, 'config', 'resources'), { recursive: true });
-  for (const script of ['manage.sh', 'setup.sh']) {
-    await cp(path.join(ROOT, 'scripts', 'target', script), path.join(dir, script));
-    await chmod(path.join(dir, script), 0o755);
-  }
-  // Like the bundle: lib/*.sh, which manage.sh sources.
-  const lib = path.join(ROOT, 'scripts', 'target', 'lib');
-  await mkdir(path.join(dir, 'lib'));
-  for (const file of readdirSync(lib).filter((f) => f.endsWith('.sh'))) {
-    await cp(path.join(lib, file), path.join(dir, 'lib', file));
-  }
-  await cp(path.join(ROOT, 'examples', spec.scenario), path.join(dir, 'scenario'), {
-    recursive: true,
-    filter: (src) => !src.includes('node_modules'),
-  });
-  const scenarioName = spec.scenario;
-  await writeFile(
-    path.join(dir, 'config', 'deployment.json'),
-    JSON.stringify({
-      scenario: scenarioName,
-      services: spec.services.map((s) => s.name),
-      resources: Object.keys(resources),
-      ports: Object.fromEntries(spec.services.map((s) => [s.name, s.port])),
-      health: { timeout_s: spec.healthTimeout ?? 30 },
-    }),
-  );
-  await writeFile(
-    path.join(dir, 'config', 'stagecoach.env'),
-    shellEnvFile({
-      STAGECOACH_SCENARIO: scenarioName,
-      STAGECOACH_SERVICES: spec.services.map((s) => s.name).join(' '),
-      STAGECOACH_RESOURCES: Object.keys(resources).join(' '),
-      STAGECOACH_HEALTH_TIMEOUT: String(spec.healthTimeout ?? 30),
-    }),
-  );
-  await writeFile(path.join(dir, 'config', 'app.env'), shellEnvFile(spec.env ?? {}), {
-    mode: 0o600,
-  });
-  for (const s of spec.services) {
-    await writeFile(
-      path.join(dir, 'config', 'services', `${s.name}.env`),
-      shellEnvFile({
-        SERVICE_NAME: s.name,
-        SERVICE_PORT: String(s.port),
-        SERVICE_START: s.start,
-        SERVICE_BUILD: s.build ?? '',
-        SERVICE_HEALTH: s.health ?? '/health',
-      }),
-    );
-  }
-  for (const [kind, port] of Object.entries(resources)) {
-    await writeFile(
-      path.join(dir, 'config', 'resources', `${kind}.conf`),
-      shellEnvFile({ RESOURCE_PORT: String(port) }),
-    );
-  }
-  return dir;
-}
-
-/** Stops everything a home may still run, then removes it. */
-async function cleanUp(home: string | undefined, pids: Set<number>): Promise<void> {
-  if (!home) {
-    return;
-  }
-  const releases = existsSync(path.join(home, 'releases'))
-    ? readdirSync(path.join(home, 'releases'))
-    : [];
-  if (releases.length > 0) {
-    await manage(home, releases[0], 'stop', '--resources').catch(() => undefined);
-  }
-  for (const pid of pids) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-  await rm(home, { recursive: true, force: true });
 }
 
 describe('scripts/target/manage.sh: services', function () {
