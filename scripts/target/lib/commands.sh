@@ -35,7 +35,7 @@ cmd_build() {
     rc=0
     (
       set -- "$SERVICE_BUILD"
-      cd -- "$RELEASE_DIR/scenario"
+      cd -- "$RELEASE_DIR/scenario" || exit 1 # set -e is off inside the || below
       set -a
       # shellcheck source=/dev/null
       if [[ -f $CONFIG_DIR/app.env ]]; then source "$CONFIG_DIR/app.env"; fi
