@@ -49,6 +49,18 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
       return { id: res.body.deployment.id as string, port };
     }
 
+    it('shows the four queues in Bull Board', async () => {
+      const res = await fetch(`${api.url}/admin/queues/api/queues`);
+      expect(res.status).to.equal(200);
+      const body = (await res.json()) as { queues: { name: string }[] };
+      expect(body.queues.map((q) => q.name).sort()).to.deep.equal([
+        'build',
+        'deploy',
+        'inspect',
+        'setup',
+      ]);
+    });
+
     it('deploys, inspects, stops, re-deploys, with a valid history', async () => {
       const { id, port } = await create('targets/full', { env: { GREETING: 'hi there' } });
       const exec = await api.call('POST', `/api/v1/deployments/${id}/execute`, {});
