@@ -13,9 +13,12 @@ import { serve, type ApiClient } from '../test/helpers/http.js';
 import { freePort } from '../test/helpers/ports.js';
 
 const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** Median of a sample. */
+export const median = (xs: number[]): number =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function timedAction(api: ApiClient, id: string, action: string): Promise<number> {
+/** Time from the action's POST until the deployment is `deployed` (ms). */
+export async function timedAction(api: ApiClient, id: string, action: string): Promise<number> {
   const start = process.hrtime.bigint();
   const res = await api.call('POST', `/api/v1/deployments/${id}/${action}`, {});
   if (res.status !== 202) {
