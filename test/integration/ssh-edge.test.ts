@@ -3,19 +3,16 @@
  * checks pass and HTTPS is verified against Caddy's internal root; stop removes the site.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { buildManifest } from '../factories.js';
-import { stopTargetsUnder } from '../helpers/cleanup.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { serve, type ApiClient } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { copyExample } from '../helpers/scenario-dir.js';
-import { requireBinary, SSHD_BINARY, startSshd, type Sshd } from '../helpers/sshd.js';
+import { startRemoteHost, type RemoteHost } from '../helpers/remote-host.js';
+import { requireBinary, SSHD_BINARY } from '../helpers/sshd.js';
 
 /** GET over HTTPS with SNI and a pinned root; resolves the status or the TLS/network error. */
 function get(port: number, domain: string, ca: string): Promise<number | string> {
@@ -35,37 +32,23 @@ describe('pipeline over SSH behind Caddy with HTTPS (tls: internal)', function (
   this.timeout(180_000);
   let h: Harness;
   let api: ApiClient;
-  let sshd: Sshd;
+  let host: RemoteHost;
   let scenarios: string;
-  let remote: string;
-  let edgeHome: string;
 
   before(async function () {
     requireBinary(SSHD_BINARY, 'openssh-server', this);
     requireBinary('/usr/bin/caddy', 'caddy', this);
     scenarios = await copyExample('hello-web');
-    remote = await mkdtemp(path.join(tmpdir(), 'stagecoach-remote-'));
-    await chmod(remote, 0o711);
-    edgeHome = path.join(remote, 'edge');
-    // the "server" is this machine: keep its managed Caddy out of the real home directory
-    sshd = await startSshd([`SetEnv STAGECOACH_EDGE_HOME=${edgeHome}`]);
+    host = await startRemoteHost();
     h = await createHarness('postgres', { SCENARIOS_DIR: scenarios });
     h.startWorkers();
     api = await serve(h.app);
   });
 
   after(async () => {
-    if (remote) {
-      stopTargetsUnder(remote);
-      const pidFile = path.join(edgeHome, 'caddy.pid');
-      if (existsSync(pidFile)) {
-        spawnSync('kill', [readFileSync(pidFile, 'utf8').trim()]);
-      }
-    }
     await api?.close();
     await h?.close();
-    await sshd?.stop();
-    await rm(remote ?? '/nonexistent', { recursive: true, force: true });
+    await host?.close();
     await rm(scenarios ?? '/nonexistent', { recursive: true, force: true });
   });
 
@@ -77,15 +60,7 @@ describe('pipeline over SSH behind Caddy with HTTPS (tls: internal)', function (
       env: { GREETING: 'secure hello' },
       health: { timeout_s: 30 },
       edge: { domain, tls: 'internal', http_port: httpPort, https_port: httpsPort },
-      target: {
-        type: 'ssh',
-        host: '127.0.0.1',
-        port: sshd.port,
-        user: sshd.user,
-        key_path: sshd.clientKeyPath,
-        host_key: sshd.hostKeyFingerprint,
-        workdir: path.join(remote, 'app'),
-      } as never,
+      target: host.target('app', { host_key: host.sshd.hostKeyFingerprint }) as never,
     });
     const created = await api.call('POST', '/api/v1/deployments', { manifest, execute: true });
     expect(created.status, JSON.stringify(created.body)).to.equal(201);

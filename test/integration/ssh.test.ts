@@ -2,46 +2,36 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildManifest } from '../factories.js';
-import { stopTargetsUnder } from '../helpers/cleanup.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { serve, type ApiClient } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { copyExample } from '../helpers/scenario-dir.js';
-import { requireBinary, SSHD_BINARY, startSshd, type Sshd } from '../helpers/sshd.js';
+import { startRemoteHost, type RemoteHost } from '../helpers/remote-host.js';
+import { requireBinary, SSHD_BINARY } from '../helpers/sshd.js';
 
 describe('pipeline over SSH (real sshd)', function () {
   this.timeout(180_000);
   let h: Harness;
   let api: ApiClient;
-  let sshd: Sshd;
+  let host: RemoteHost;
   let scenarios: string;
-  let remote: string;
 
   before(async function () {
     requireBinary(SSHD_BINARY, 'openssh-server', this);
     scenarios = await copyExample('hello-web');
-    remote = await mkdtemp(path.join(tmpdir(), 'stagecoach-remote-'));
-    await chmod(remote, 0o711);
-    sshd = await startSshd();
+    host = await startRemoteHost();
     h = await createHarness('redis', { SCENARIOS_DIR: scenarios });
     h.startWorkers();
     api = await serve(h.app);
   });
 
   after(async () => {
-    // the "remote" is this machine: stop what runs there directly (sshd was restarted on
-    // another port by the last test, so the deployments' own stop cannot reach it)
-    if (remote) {
-      stopTargetsUnder(remote);
-    }
     await api?.close();
     await h?.close();
-    await sshd?.stop();
-    await rm(remote ?? '/nonexistent', { recursive: true, force: true });
+    await host?.close();
     await rm(scenarios ?? '/nonexistent', { recursive: true, force: true });
   });
 
@@ -55,15 +45,7 @@ describe('pipeline over SSH (real sshd)', function () {
       scenario: { path: scenarioPath },
       ports: { web: port },
       health: { timeout_s: 20 },
-      target: {
-        type: 'ssh',
-        host: '127.0.0.1',
-        port: sshd.port,
-        user: sshd.user,
-        key_path: sshd.clientKeyPath,
-        workdir: path.join(remote, name),
-        ...target,
-      } as never,
+      target: host.target(name, target) as never,
     });
     const res = await api.call('POST', '/api/v1/deployments', { manifest });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
@@ -81,7 +63,7 @@ describe('pipeline over SSH (real sshd)', function () {
     const { id, port } = await create('app');
     const d = await run(id);
     expect(d.status, d.error_message).to.equal('deployed');
-    expect(d.ssh_host_key).to.equal(sshd.hostKeyFingerprint);
+    expect(d.ssh_host_key).to.equal(host.sshd.hostKeyFingerprint);
     expect(d.setup_result.uploaded).to.equal(true);
     expect(d.setup_result.steps[0].id).to.equal('ssh_connect');
     expect(d.setup_result.preflight.checks.every((c: { ok: boolean }) => c.ok)).to.equal(true);
@@ -117,7 +99,7 @@ describe('pipeline over SSH (real sshd)', function () {
 
   const failures: [string, () => Record<string, unknown>, string][] = [
     ['a wrong host key', () => ({ host_key: `SHA256:${'A'.repeat(43)}` }), 'host_key_mismatch'],
-    ['a wrong client key', () => ({ key_path: sshd.wrongKeyPath }), 'ssh_auth_failed'],
+    ['a wrong client key', () => ({ key_path: host.sshd.wrongKeyPath }), 'ssh_auth_failed'],
   ];
   for (const [what, target, code] of failures) {
     it(`ends failed at ssh_connect with ${code} for ${what}`, async () => {
@@ -160,7 +142,7 @@ describe('pipeline over SSH (real sshd)', function () {
     await writeFile(path.join(big, 'blob.bin'), randomBytes(80 * 1024 * 1024));
     const { id } = await create('upload', {}, 'examples/big');
     await api.call('POST', `/api/v1/deployments/${id}/execute`, {});
-    const bundles = path.join(remote, 'upload', 'bundles');
+    const bundles = path.join(host.dir, 'upload', 'bundles');
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       if (existsSync(bundles) && readdirSync(bundles).some((f) => f.endsWith('.part'))) {
@@ -168,11 +150,11 @@ describe('pipeline over SSH (real sshd)', function () {
       }
       await new Promise((r) => setTimeout(r, 2));
     }
-    await sshd.killAll();
+    await host.sshd.killAll();
     const d = await api.waitFor(id, ['failed', 'deployed'], 90_000);
     expect(d.status).to.equal('failed');
     expect(d.error_step).to.equal('transfer');
     expect(d.error_code).to.equal('ssh_connection_lost');
-    sshd = await startSshd();
+    await host.restartSshd();
   });
 });
