@@ -455,6 +455,31 @@ describe('scripts/target/manage.sh: resources', function () {
     ]);
   });
 
+  it('build commands see PORT, DATABASE_URL and REDIS_URL (e.g. for migrations)', async function () {
+    await assembleRelease(home!, 'r-build', {
+      scenario: 'notes-api',
+      services: [
+        {
+          name: 'api',
+          port: apiPort,
+          start: 'node server.js',
+          build: 'printf "%s\\n" "$PORT" "$DATABASE_URL" "$REDIS_URL" > build-env.txt',
+        },
+      ],
+      resources: { postgres: pgPort, redis: '' },
+    });
+    ok(await manage(home!, 'r-build', 'build'));
+    const seen = readFileSync(
+      path.join(home!, 'releases', 'r-build', 'scenario', 'build-env.txt'),
+      'utf8',
+    );
+    expect(seen.split('\n').slice(0, 3)).to.deep.equal([
+      String(apiPort),
+      secret('postgres', 'url'),
+      secret('redis', 'url'),
+    ]);
+  });
+
   it('notes-api runs against them with DATABASE_URL and REDIS_URL', async function () {
     const modules = path.join(ROOT, 'node_modules');
     if (!existsSync(path.join(modules, 'pg')) || !existsSync(path.join(modules, 'ioredis'))) {

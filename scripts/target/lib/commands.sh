@@ -28,18 +28,21 @@ cmd_build() {
     result '{"skipped":true}'
     return
   fi
+  # builds see what the service will see (e.g. to run migrations): app env, PORT, resource URLs
+  load_resource_env
   for name in "${SERVICES[@]}"; do
     load_service "$name"
     [[ -n $SERVICE_BUILD ]] || continue
     say "service $name: building: $SERVICE_BUILD"
     rc=0
     (
-      set -- "$SERVICE_BUILD"
+      set -- "$SERVICE_BUILD" "${RESOURCE_ENV[@]}" "PORT=$SERVICE_PORT"
       cd -- "$RELEASE_DIR/scenario" || exit 1 # set -e is off inside the || below
       set -a
       # shellcheck source=/dev/null
       if [[ -f $CONFIG_DIR/app.env ]]; then source "$CONFIG_DIR/app.env"; fi
       set +a
+      export "${@:2}"
       exec bash -c "$1" </dev/null 9>&-
     ) || rc=$?
     ((rc == 0)) ||
