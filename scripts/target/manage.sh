@@ -46,6 +46,8 @@ source "$RELEASE_DIR/lib/edge.sh"
 source "$RELEASE_DIR/lib/edge-caddy.sh"
 # shellcheck source=lib/edge-commands.sh
 source "$RELEASE_DIR/lib/edge-commands.sh"
+# shellcheck source=lib/prune.sh
+source "$RELEASE_DIR/lib/prune.sh"
 # shellcheck source=lib/commands.sh
 source "$RELEASE_DIR/lib/commands.sh"
 
@@ -53,7 +55,7 @@ usage() {
   cat >&2 <<'EOF'
 usage: STAGECOACH_HOME=<workdir> ./manage.sh <command> [args]
 commands: setup | start-resources | build | start | health [timeout_s] | status | stop [--resources]
-          | edge-apply
+          | edge-apply | prune [keep]
 EOF
 }
 
@@ -61,19 +63,19 @@ main() {
   local cmd=${1:-}
   shift || true
   case $cmd in
-    setup | start-resources | build | start | health | status | stop | edge-apply) ;;
+    setup | start-resources | build | start | health | status | stop | edge-apply | prune) ;;
     '' | -h | --help | help)
       usage
       exit 2
       ;;
     *)
       usage
-      die 2 "unknown command '$cmd'; use one of: setup start-resources build start health status stop edge-apply"
+      die 2 "unknown command '$cmd'; use one of: setup start-resources build start health status stop edge-apply prune"
       ;;
   esac
   load_config
   # Commands that change the target take the lock; status and health only look.
-  case $cmd in setup | start-resources | build | start | stop | edge-apply) take_lock "$cmd" ;; esac
+  case $cmd in setup | start-resources | build | start | stop | edge-apply | prune) take_lock "$cmd" ;; esac
   "cmd_${cmd//-/_}" "$@"
 }
 

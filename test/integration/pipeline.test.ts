@@ -73,7 +73,9 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
       expect(d.deploy_result.steps.map((s: { id: string }) => s.id)).to.include.members([
         'start_services',
         'health_check',
+        'prune',
       ]);
+      expect(d.deploy_result.steps.every((s: { ok: boolean }) => s.ok)).to.equal(true);
       const page = await fetch(`http://127.0.0.1:${port}/`);
       expect(await page.text()).to.contain('hi there');
 

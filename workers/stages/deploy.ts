@@ -50,6 +50,10 @@ export async function runDeploy(
     String(manifest.health.timeout_s),
   ]);
   const edge = await runEdge(ctx, manifest, edgePlan(manifest, ''), t, release, rec);
+  // the deployment is healthy now; a failed clean-up is reported in its step, not fatal
+  const pruned = await run('prune', 'prune_failed', 'prune', [String(KEEP_RELEASES)]).catch(
+    (err: Error) => ({ error: err.message }),
+  );
   const services = (health.services as { process: boolean; port: boolean }[] | undefined) ?? [];
   return {
     bundle_sha256: bundle.sha256,
@@ -58,6 +62,7 @@ export async function runDeploy(
     services: started.services ?? [],
     health: health.services ?? [],
     edge,
+    pruned,
     checks: {
       services_running: services.length > 0 && services.every((x) => x.process),
       ports_accessible: services.length > 0 && services.every((x) => x.port),
@@ -66,9 +71,13 @@ export async function runDeploy(
   };
 }
 
+/** Releases kept on a target besides the current one (for a quick rollback by hand). */
+const KEEP_RELEASES = 3;
+
 const TITLES: Record<string, string> = {
   start_resources: 'Start resources',
   build: 'Build the scenario',
   start_services: 'Start services',
   health_check: 'Health checks (processes, ports, HTTP)',
+  prune: 'Remove old releases',
 };

@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# `prune [keep]`: removes old releases and their bundles after a successful deploy, so a
+# target's disk does not fill up release by release. Keeps the current release, the one this
+# command runs from, and the `keep` (default 3) most recently set up others; never touches state/.
+
+# Prints the sha256 names of releases/ newest first (by mtime of their .setup-ok).
+releases_newest_first() {
+  local dir
+  for dir in "$HOME_DIR"/releases/*/; do
+    [[ -f $dir/.setup-ok ]] || continue
+    printf '%s %s\n' "$(stat -c %Y -- "$dir/.setup-ok")" "$(basename -- "$dir")"
+  done | sort -rn | awk '{print $2}'
+}
+
+cmd_prune() {
+  local keep=${1:-3} current='' name kept=0 removed=()
+  [[ $keep =~ ^[0-9]+$ ]] || die 2 "prune: keep must be a number, got '$keep'"
+  if [[ -L $HOME_DIR/current ]]; then
+    current=$(basename -- "$(readlink -- "$HOME_DIR/current")")
+  fi
+  while read -r name; do
+    [[ -n $name ]] || continue
+    if [[ $name == "$current" || $name == "${RELEASE_DIR##*/}" ]]; then
+      continue
+    fi
+    if ((kept < keep)); then
+      kept=$((kept + 1))
+      continue
+    fi
+    rm -rf -- "${HOME_DIR:?}/releases/$name" "${HOME_DIR:?}/bundles/$name.tar.gz"
+    removed+=("\"$name\"")
+    say "prune: removed release $name"
+  done < <(releases_newest_first)
+  # temp leftovers of interrupted extracts and uploads
+  rm -rf -- "$HOME_DIR"/releases/*.tmp "$HOME_DIR"/bundles/*.part 2>/dev/null || true
+  result "{\"removed\":[$(join_json "${removed[@]}")],\"kept\":$kept}"
+}
