@@ -34,6 +34,8 @@ source "$RELEASE_DIR/lib/services.sh"
 source "$RELEASE_DIR/lib/health.sh"
 # shellcheck source=lib/resources.sh
 source "$RELEASE_DIR/lib/resources.sh"
+# shellcheck source=lib/pg-bin.sh
+source "$RELEASE_DIR/lib/pg-bin.sh"
 # shellcheck source=lib/resources-postgres.sh
 source "$RELEASE_DIR/lib/resources-postgres.sh"
 # shellcheck source=lib/resources-redis.sh

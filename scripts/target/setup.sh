@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Checks the tools this release needs and installs missing ones with apt-get when it can
 # (root or passwordless sudo). Called by `manage.sh setup`; see docs/target-layout.md.
 # Prints `STAGECOACH_RESULT {"tools":{"<name>":"<path>"}}` as its last stdout line.
@@ -81,28 +82,15 @@ require_program() {
   require "$prog" "$2"
 }
 
-# Debian's PostgreSQL server binaries (not on PATH): pg_config's bindir, else the newest.
-pg_bindir() {
-  local dir
-  local -a dirs
-  if command -v pg_config >/dev/null && dir=$(pg_config --bindir 2>/dev/null) && [[ -x $dir/postgres ]]; then
-    printf '%s\n' "$dir"
-    return
-  fi
-  dirs=(/usr/lib/postgresql/*/bin)
-  if [[ -x ${dirs[0]}/postgres ]]; then
-    printf '%s\n' "${dirs[@]}" | sort -V | tail -n 1
-    return
-  fi
-  dir=$(command -v postgres) && dirname -- "$dir"
-}
+# shellcheck source=lib/pg-bin.sh
+source "$RELEASE_DIR/lib/pg-bin.sh"
 
 # Resolves tool $1 to a path (postgres tools live in the PostgreSQL bindir).
 locate() {
   local tool=$1 dir
   case $tool in
     postgres | initdb | pg_ctl)
-      dir=$(pg_bindir || true)
+      dir=$(pg_installed_bindir || true)
       if [[ -n $dir && -x $dir/$tool ]]; then printf '%s\n' "$dir/$tool"; else return 1; fi
       ;;
     *) type -P -- "$tool" ;;

@@ -6,8 +6,7 @@ PG_DIR() { printf '%s' "$RES/postgres"; }
 
 # Debian's server binaries: the data's major version, else pg_config's, else the newest.
 pg_bindir() {
-  local v dir
-  local -a dirs
+  local v
   if [[ -f $(PG_DIR)/data/PG_VERSION ]]; then
     read -r v <"$(PG_DIR)/data/PG_VERSION"
     if [[ -x /usr/lib/postgresql/$v/bin/postgres ]]; then
@@ -15,19 +14,7 @@ pg_bindir() {
       return
     fi
   fi
-  if command -v pg_config >/dev/null && dir=$(pg_config --bindir 2>/dev/null) && [[ -x $dir/postgres ]]; then
-    printf '%s\n' "$dir"
-    return
-  fi
-  dirs=(/usr/lib/postgresql/*/bin)
-  if [[ -x ${dirs[0]}/postgres ]]; then
-    printf '%s\n' "${dirs[@]}" | sort -V | tail -n 1
-    return
-  fi
-  if dir=$(command -v postgres); then
-    dirname -- "$dir"
-    return
-  fi
+  pg_installed_bindir && return
   die 1 "resource postgres: no PostgreSQL server binaries found; run ./manage.sh setup (Debian package: postgresql)"
 }
 
