@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
 import type { Manifest } from './manifest.js';
-import { insideDir, LocalTransport } from './transports/local.js';
+import { LocalTransport } from './transports/local.js';
+import { insideDir } from './transports/paths.js';
 import { connectSsh } from './transports/ssh.js';
 import type { Transport } from './transports/types.js';
 

@@ -8,7 +8,7 @@ import { stageJobId, QUEUE_OF } from '../shared/queues.js';
 import type { DeploymentRow } from '../shared/repositories/deployments.js';
 import type { StageContext } from './context.js';
 import { failRun } from './failure.js';
-import { PIPELINE, stageForStatus } from './pipeline.js';
+import { FAILABLE, PIPELINE, stageForStatus } from './pipeline.js';
 
 const LIVE = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
 
@@ -18,7 +18,7 @@ async function quietRuns(ctx: StageContext, quietMs: number): Promise<Deployment
     .db('deployments')
     .whereNull('deleted_at')
     .whereNotNull('run_id')
-    .whereIn('status', ['pending', 'setup_running', 'setup_complete', 'deploying'])
+    .whereIn('status', FAILABLE)
     .andWhere('updated_at', '<', new Date(Date.now() - quietMs))
     .limit(100);
 }

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { insideDir } from './paths.js';
 import { appendTail, type ExecOptions, type ExecResult, type Transport } from './types.js';
 
 /** The only variables a target command inherits from the worker (no secrets of ours leak). */
@@ -16,15 +17,6 @@ const INHERITED_ENV = [
   'HOME',
   'TMPDIR',
 ];
-
-/** Resolves `rel` inside `root`; throws when it would escape. */
-export function insideDir(root: string, rel: string): string {
-  const full = path.resolve(root, rel);
-  if (full !== root && !full.startsWith(root + path.sep)) {
-    throw new Error(`path escapes the target directory: ${rel}`);
-  }
-  return full;
-}
 
 export class LocalTransport implements Transport {
   readonly kind = 'local';

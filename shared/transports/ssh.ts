@@ -4,6 +4,7 @@ import type { Client, ConnectConfig } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { shellJoin, shellQuote } from '../shell.js';
 import { TransportError } from './errors.js';
+import { insideDir } from './paths.js';
 import { credentials } from './ssh-credentials.js';
 import { hostKeyFingerprint, normalizeFingerprint } from './host-key.js';
 import {
@@ -157,11 +158,7 @@ export class SshTransport implements Transport {
 
   /** Resolves a path relative to the workdir; throws when it would escape. */
   private inside(rel: string): string {
-    const full = path.posix.resolve(this.workdir, rel);
-    if (full !== this.workdir && !full.startsWith(`${this.workdir.replace(/\/$/, '')}/`)) {
-      throw new Error(`path escapes the target directory: ${rel}`);
-    }
-    return full;
+    return insideDir(this.workdir, rel, path.posix);
   }
 
   /** Runs a helper command and throws with its stderr when it fails. */
