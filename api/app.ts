@@ -4,12 +4,14 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type Express } from 'express';
 import { pingDb } from '../shared/db.js';
+import { withTimeout } from '../shared/infra.js';
 import { QUEUE_NAMES } from '../shared/queues.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, notFoundRoute } from './errors.js';
 import { actionRoutes } from './routes/actions.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { inspectRoutes } from './routes/inspect.js';
 
 const BOARD_PATH = '/admin/queues';
 
@@ -23,7 +25,13 @@ export function createApp(deps: ApiDeps): Express {
     res.json({ ok: true });
   });
   app.get('/readyz', async (_req, res) => {
-    const [database, queues] = await Promise.all([pingDb(deps.db), deps.queues.ping()]);
+    // a hung server makes a ping wait forever; 1.5 s per ping keeps the answer under 2 s
+    const bounded = (p: Promise<boolean>, what: string) =>
+      withTimeout(p, 1500, what).catch(() => false);
+    const [database, queues] = await Promise.all([
+      bounded(pingDb(deps.db), 'database'),
+      bounded(deps.queues.ping(), 'queue backend'),
+    ]);
     res.status(database && queues ? 200 : 503).json({ ok: database && queues, database, queues });
   });
 
@@ -36,7 +44,7 @@ export function createApp(deps: ApiDeps): Express {
   const auth = requireToken(deps.config.API_TOKEN);
   app.use(BOARD_PATH, auth, board.getRouter());
 
-  app.use('/api/v1', auth, deploymentRoutes(deps), actionRoutes(deps));
+  app.use('/api/v1', auth, deploymentRoutes(deps), inspectRoutes(deps), actionRoutes(deps));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.logger));
   return app;

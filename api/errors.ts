@@ -2,6 +2,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import { AppError } from '../shared/errors.js';
+import { isInfraError } from '../shared/infra.js';
 import { formatIssues } from '../shared/manifest.js';
 import type { Logger } from '../shared/logger.js';
 
@@ -40,6 +41,19 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res
         .status(413)
         .json({ error: { code: 'body_too_large', message: 'request body is too large' } });
+      return;
+    }
+    if (isInfraError(err)) {
+      // an outage, not a bug: the driver's message can hold SQL, so it goes to the log only
+      logger.warn({ err }, 'backing service unavailable');
+      const message =
+        err instanceof AppError
+          ? err.message
+          : "stagecoach's database or queue backend is unavailable; try again shortly";
+      res
+        .status(503)
+        .set('retry-after', '5')
+        .json({ error: { code: 'unavailable', message } });
       return;
     }
     if (err instanceof AppError) {

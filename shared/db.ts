@@ -5,13 +5,24 @@ import knexFactory, { type Knex } from 'knex';
 
 export type Db = Knex | Knex.Transaction;
 
+/** How long opening a connection, or waiting for a free one in the pool, may take. */
+const CONNECT_TIMEOUT_MS = 5000;
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 
 /** Opens a pool to `url`; with `schema`, every connection uses it as search_path. */
 export function createDb(url: string, schema?: string): Knex {
   return knexFactory({
     client: 'pg',
-    connection: url,
+    // Fail fast when the server is down or hung: bound connecting and waiting for a pooled
+    // connection, never the query itself (migrations and reports may legitimately run long).
+    connection: {
+      connectionString: url,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // lets the OS notice a peer that vanished without closing (host gone, network cut)
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    },
+    acquireConnectionTimeout: CONNECT_TIMEOUT_MS,
     searchPath: schema ? [schema] : undefined,
     pool: { min: 0, max: 10 },
   });
