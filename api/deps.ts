@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
+import type { OutboxRelay } from '../shared/outbox-relay.js';
 import type { QueueRegistry } from '../shared/queues.js';
 
 export interface ApiDeps {
@@ -9,4 +10,6 @@ export interface ApiDeps {
   queues: QueueRegistry;
   config: Config;
   logger: Logger;
+  /** Kicked after a commit that makes a job due; its timer relays what a crash left behind. */
+  relay: Pick<OutboxRelay, 'kick'>;
 }

@@ -9,7 +9,7 @@ import { createApp } from './app.js';
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
 const rt = await boot(config, logger, { migrate: !config.DATABASE_URL });
-const server = createApp({ db: rt.db, queues: rt.queues, config, logger }).listen(
+const server = createApp({ db: rt.db, queues: rt.queues, relay: rt.relay, config, logger }).listen(
   config.PORT,
   config.HOST,
 );

@@ -1,124 +1,80 @@
-/** Starting runs and actions: one status write (with its event) and one enqueue each. */
-import { randomUUID } from 'node:crypto';
-import { invalidState, AppError } from '../shared/errors.js';
-import { stageJobId, type JobName } from '../shared/queues.js';
-import {
-  claimRun,
-  patchDeployment,
-  transition,
-  type DeploymentRow,
-} from '../shared/repositories/deployments.js';
-import type { Status } from '../shared/status.js';
+/**
+ * The actions that start or end runs. Each is one transaction (shared/repositories/runs.ts):
+ * a conditional claim, its history events and its first job (outbox), then a relay kick.
+ */
+import type { DeploymentRow } from '../shared/repositories/deployments.js';
+import { requestCancel, startRun, startRunIn, type RunPlan } from '../shared/repositories/runs.js';
+import type { Db } from '../shared/db.js';
+import type { RunKind } from '../shared/runs.js';
 import type { ApiDeps } from './deps.js';
-import { runActive } from './view.js';
 
 const ACTOR = 'api';
-const alreadyRunning = (): AppError =>
-  new AppError('already_running', 'a run is already active for this deployment', 409);
-const CLEARED = { error_step: null, error_code: null, error_message: null };
 
-/** Where a run begins, and which job starts it. */
-interface RunStart {
-  to: Status;
-  job: JobName;
-  message: string;
-  forceRebuild?: boolean;
+export interface Started {
+  deployment: DeploymentRow;
+  runId: string;
 }
 
-/** Moves the deployment to the run's first status under a new run id, then enqueues its job. */
-async function startRun(deps: ApiDeps, d: DeploymentRow, from: readonly Status[], start: RunStart) {
-  const runId = randomUUID();
-  const row = await transition(deps.db, {
-    id: d.id,
-    from,
-    to: start.to,
-    newRunId: runId,
-    stage: start.job,
-    message: start.message,
-    actor: ACTOR,
-    patch: { ...CLEARED, progress: { stage: start.job, step: 'queued', percent: 0 } },
-  });
-  if (!row) {
-    throw alreadyRunning();
-  }
-  const data =
-    start.job === 'build'
-      ? { deploymentId: d.id, runId, forceRebuild: !!start.forceRebuild }
-      : { deploymentId: d.id, runId };
-  // if the process dies before this line, the reconciler enqueues the job (same id)
-  await deps.queues.add(start.job, data, stageJobId(runId, start.job));
-  return { deployment: row, runId };
-}
-
-/** Execute: a new run from the top (build → setup → deploy → inspect). */
-export async function execute(deps: ApiDeps, d: DeploymentRow, forceRebuild: boolean) {
-  if (runActive(d)) {
-    throw alreadyRunning();
-  }
-  return startRun(deps, d, ['pending', 'deployed', 'stopped', 'failed'], {
-    to: 'pending',
-    job: 'build',
-    message: 'execute',
-    forceRebuild,
-  });
-}
-
-/** Retry: only a failed deployment; every stage skips what is already done. */
-export async function retry(deps: ApiDeps, d: DeploymentRow, forceRebuild: boolean) {
-  if (d.status !== 'failed') {
-    throw invalidState(`retry needs a failed deployment; this one is ${d.status}`, {
-      status: d.status,
-    });
-  }
-  return startRun(deps, d, ['failed'], {
-    to: 'pending',
-    job: 'build',
-    message: 'retry',
-    forceRebuild,
-  });
-}
+/** A run from the top (build → setup → deploy); on Retry every stage skips what is done. */
+const fromTop = (message: string) => (forceRebuild: boolean) => (): RunPlan => ({
+  to: 'pending',
+  stage: 'build',
+  message,
+  options: { force_rebuild: forceRebuild },
+});
 
 /** Re-deploy: straight to deploying when the target holds the set-up bundle, else via setup. */
-export async function redeploy(deps: ApiDeps, d: DeploymentRow, forceRebuild: boolean) {
-  if (d.status !== 'deployed' && d.status !== 'stopped') {
-    throw invalidState(
-      `re-deploy needs a deployed or stopped deployment; this one is ${d.status}`,
-      { status: d.status },
-    );
-  }
-  const from = ['deployed', 'stopped'] as const;
-  if (forceRebuild || !d.bundle) {
-    return startRun(deps, d, from, {
-      to: 'pending',
-      job: 'build',
-      message: 'redeploy (rebuild)',
-      forceRebuild: true,
-    });
-  }
-  const setUp = d.setup_result?.ok === true && d.setup_result.bundle_sha256 === d.bundle.sha256;
-  return setUp
-    ? startRun(deps, d, from, { to: 'deploying', job: 'deploy', message: 'redeploy' })
-    : startRun(deps, d, from, { to: 'setup_running', job: 'setup', message: 'redeploy (setup)' });
+const redeployPlan =
+  (forceRebuild: boolean) =>
+  (d: DeploymentRow): RunPlan => {
+    if (forceRebuild || !d.bundle) {
+      const options = { force_rebuild: true };
+      return { to: 'pending', stage: 'build', message: 'redeploy (rebuild)', options };
+    }
+    const setUp = d.setup_result?.ok === true && d.setup_result.bundle_sha256 === d.bundle.sha256;
+    return setUp
+      ? { to: 'deploying', stage: 'deploy', message: 'redeploy' }
+      : { to: 'setup_running', stage: 'setup', message: 'redeploy (setup)' };
+  };
+
+/** Stop: the stop stage under a run of its own; the status stays until it succeeds. */
+const stopPlan =
+  (stopResources: boolean) =>
+  (d: DeploymentRow): RunPlan => ({
+    to: d.status,
+    stage: 'stop',
+    message: stopResources ? 'stop (services and resources)' : 'stop',
+    options: { stop_resources: stopResources },
+    keepError: true,
+  });
+
+const PLANS: Record<RunKind, (flag: boolean) => (d: DeploymentRow) => RunPlan> = {
+  execute: fromTop('execute'),
+  retry: fromTop('retry'),
+  redeploy: redeployPlan,
+  stop: stopPlan,
+};
+
+/** Starts a run of `kind` (flag: force_rebuild, or stop_resources for stop). */
+export async function startAction(
+  deps: ApiDeps,
+  id: string,
+  kind: RunKind,
+  flag: boolean,
+): Promise<Started> {
+  const started = await startRun(deps.db, id, kind, ACTOR, PLANS[kind](flag));
+  deps.relay.kick();
+  return started;
 }
 
-/** Stop: enqueues the stop job under a new run id; the worker sets `stopped`. */
-export async function stop(deps: ApiDeps, d: DeploymentRow, stopResources: boolean) {
-  if (d.status !== 'deployed' && d.status !== 'failed') {
-    throw invalidState(`stop needs a deployed or failed deployment; this one is ${d.status}`, {
-      status: d.status,
-    });
-  }
-  const runId = randomUUID();
-  if (!(await claimRun(deps.db, d.id, ['deployed', 'failed'], runId))) {
-    throw alreadyRunning();
-  }
-  await patchDeployment(deps.db, d.id, runId, {
-    progress: { stage: 'stop', step: 'queued', percent: 0 },
-  });
-  await deps.queues.add(
-    'stop',
-    { deploymentId: d.id, runId, stopResources },
-    stageJobId(runId, 'stop'),
-  );
-  return { runId };
+/** Starts an execute run inside `trx` (create with `execute: true`). */
+export function executeIn(trx: Db, id: string): Promise<Started> {
+  return startRunIn(trx, id, 'execute', ACTOR, PLANS.execute(false));
+}
+
+/** Cancel: ends a queued run now, or asks the worker holding it to stop. */
+export async function cancel(deps: ApiDeps, id: string): Promise<Started> {
+  const result = await requestCancel(deps.db, id, ACTOR);
+  deps.relay.kick();
+  return result;
 }

@@ -1,14 +1,16 @@
 /** The API's view of a deployment row. */
 import type { DeploymentRow } from '../shared/repositories/deployments.js';
-import { IN_PROGRESS } from '../shared/status.js';
+import { isRunActive } from '../shared/runs.js';
 
-/** True while a run is under way (a fresh `pending` deployment has no run yet). */
-export function runActive(d: DeploymentRow): boolean {
-  return IN_PROGRESS.includes(d.status) || (d.status === 'pending' && d.run_id !== null);
-}
+/** Internal columns of run control that are not part of the API. */
+const HIDDEN = ['deleted_at', 'lease_token', 'stage_gen', 'run_options'] as const;
 
 /** The deployment as the API returns it. */
 export function deploymentView(d: DeploymentRow): Record<string, unknown> {
-  const { deleted_at: _deleted, ...rest } = d;
-  return { ...rest, run_active: runActive(d) };
+  const out: Record<string, unknown> = { ...d };
+  for (const key of HIDDEN) {
+    delete out[key];
+  }
+  delete out.lease_live;
+  return { ...out, run_active: isRunActive(d) };
 }

@@ -14,7 +14,7 @@ const rt = await boot(config, logger, { migrate: true });
 const workers = startWorkers(createStageContext(rt, config, logger), config.WORKER_QUEUES, {
   concurrency: config.WORKER_CONCURRENCY,
 });
-const server = createApp({ db: rt.db, queues: rt.queues, config, logger }).listen(
+const server = createApp({ db: rt.db, queues: rt.queues, relay: rt.relay, config, logger }).listen(
   config.PORT,
   config.HOST,
 );

@@ -60,6 +60,24 @@ export const configSchema = z.object({
   PREFLIGHT_MIN_DISK_MB: envNumber(1, 10_000_000, 1024),
   /** Preflight: available memory the target needs (MB). */
   PREFLIGHT_MIN_MEMORY_MB: envNumber(1, 10_000_000, 256),
+  /** A worker renews its lease on a run this often ÷ 4; a lease not renewed for this long is lost. */
+  RUN_LEASE_SECONDS: envNumber(1, 3600, 60),
+  /** How often the reconciler looks for expired leases (and relays the outbox). */
+  RECONCILE_INTERVAL_SECONDS: envNumber(1, 3600, 15),
+  /** Attempts of one stage (transient failures, lost workers) before the run fails. */
+  STAGE_MAX_ATTEMPTS: envNumber(1, 20, 3),
+  /** Default stage time limits (seconds); a manifest's `timeouts` overrides them. */
+  STAGE_TIMEOUT_BUILD_S: envNumber(1, 86_400, 900),
+  STAGE_TIMEOUT_SETUP_S: envNumber(1, 86_400, 1800),
+  STAGE_TIMEOUT_DEPLOY_S: envNumber(1, 86_400, 1800),
+  /** Mutating stages (setup, deploy, stop) at once against one target host, across workers. */
+  HOST_CONCURRENCY: envNumber(1, 64, 1),
+  /** On SIGTERM, how long active stages may finish before they are handed back. */
+  SHUTDOWN_GRACE_SECONDS: envNumber(0, 3600, 30),
+  /** BullMQ job lock (seconds); a worker silent for longer loses its job to another. */
+  JOB_LOCK_SECONDS: envNumber(1, 3600, 30),
+  /** Test-only fault hook (e.g. `crash_after_commit:setup`); never set it in production. */
+  STAGECOACH_TEST_FAULT: z.string().optional(),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -65,6 +65,8 @@ export const edgeSchema = z.strictObject({
   service: z.string().regex(NAME).optional(),
 });
 
+const stageLimit = z.number().int().min(1).max(86_400).optional();
+
 const RESERVED_ENV = new Set(['PORT', 'PATH', 'HOME']);
 
 export const manifestSchema = z.strictObject({
@@ -95,6 +97,10 @@ export const manifestSchema = z.strictObject({
   health: z
     .strictObject({ timeout_s: z.number().int().min(1).max(3600).default(60) })
     .default({ timeout_s: 60 }),
+  /** Per-stage time limits in seconds; unset ones use STAGE_TIMEOUT_*_S. */
+  timeouts: z
+    .strictObject({ build_s: stageLimit, setup_s: stageLimit, deploy_s: stageLimit })
+    .optional(),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;

@@ -10,14 +10,19 @@ export type QueueName = (typeof QUEUE_NAMES)[number];
 export const JOB_NAMES = ['build', 'setup', 'deploy', 'inspect', 'stop'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
-const ids = { deploymentId: z.uuid(), runId: z.uuid() };
+/** A stage job: the run, and the generation of the stage's job it is (older ones are stale). */
+const stagePayload = z.strictObject({
+  deploymentId: z.uuid(),
+  runId: z.uuid(),
+  gen: z.number().int().min(0),
+});
 
-/** Payload of each job name: ids only, never secrets or manifests. */
+/** Payload of each job name: ids only, never secrets, manifests or run options. */
 export const PAYLOADS = {
-  build: z.strictObject({ ...ids, forceRebuild: z.boolean().default(false) }),
-  setup: z.strictObject(ids),
-  deploy: z.strictObject(ids),
-  stop: z.strictObject({ ...ids, stopResources: z.boolean().default(false) }),
+  build: stagePayload,
+  setup: stagePayload,
+  deploy: stagePayload,
+  stop: stagePayload,
   inspect: z.strictObject({ deploymentId: z.uuid(), runId: z.uuid().nullable() }),
 } satisfies Record<JobName, z.ZodType>;
 
@@ -32,9 +37,12 @@ export const QUEUE_OF: Record<JobName, QueueName> = {
   inspect: 'inspect',
 };
 
+/**
+ * One BullMQ attempt per job: stage attempts are counted on the run (leases, transient
+ * failures), so an outage of the queue or the database never spends them.
+ */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
-  attempts: 3,
-  backoff: { type: 'exponential', delay: 2000 },
+  attempts: 1,
   removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
   removeOnFail: { age: 30 * 24 * 3600 },
 };
@@ -49,7 +57,11 @@ export class QueueRegistry {
   private readonly queues = new Map<QueueName, Queue>();
   private redis?: Redis;
 
-  constructor(readonly backend: QueueBackendConfig) {}
+  constructor(
+    readonly backend: QueueBackendConfig,
+    /** BullMQ's job lock: a worker silent for longer loses the job to another. */
+    private readonly lockMs = 30_000,
+  ) {}
 
   /** The queue of that name (created once per process). */
   queue(name: QueueName): Queue {
@@ -85,9 +97,10 @@ export class QueueRegistry {
     const opts = {
       concurrency,
       autorun: false,
-      lockDuration: 30_000,
-      stalledInterval: 15_000,
-      maxStalledCount: 1,
+      lockDuration: this.lockMs,
+      stalledInterval: Math.max(1000, Math.floor(this.lockMs / 2)),
+      // a stalled stage job is handed to another worker, whose lease check decides
+      maxStalledCount: 5,
     };
     if (b.kind === 'redis') {
       const connection = new Redis(b.url, { maxRetriesPerRequest: null });
@@ -110,6 +123,15 @@ export class QueueRegistry {
     const payload = PAYLOADS[name].parse(data);
     const job = await this.queue(QUEUE_OF[name]).add(name, payload, { jobId });
     return job.id ?? jobId;
+  }
+
+  /** Adds a relayed outbox row (validated like any job); an existing id is left alone. */
+  async addRaw(name: JobName, data: unknown, jobId: string, delayMs = 0): Promise<void> {
+    const payload = PAYLOADS[name].parse(data);
+    await this.queue(QUEUE_OF[name]).add(name, payload, {
+      jobId,
+      ...(delayMs > 0 ? { delay: delayMs } : {}),
+    });
   }
 
   /** True when the queue backend answers. */
@@ -136,6 +158,3 @@ export class QueueRegistry {
 function pgConnection(b: { connectionString: string; schema: string }) {
   return { connectionString: b.connectionString, schema: b.schema, migrate: true, max: 4 };
 }
-
-/** The pipeline's job id for a stage of a run (`:` is not allowed in BullMQ ids). */
-export const stageJobId = (runId: string, stage: JobName): string => `${runId}-${stage}`;

@@ -4,11 +4,17 @@ import type { Config } from './config.js';
 import { createDb, migrate } from './db.js';
 import { startEmbeddedDb, type EmbeddedDb } from './embedded-db.js';
 import type { Logger } from './logger.js';
+import { OutboxRelay } from './outbox-relay.js';
 import { QueueRegistry, type QueueBackendConfig } from './queues.js';
+
+/** How often every process relays outbox rows a crashed writer left behind. */
+export const RELAY_EVERY_MS = 1000;
 
 export interface Runtime {
   db: Knex;
   queues: QueueRegistry;
+  /** Moves committed job intents (the outbox) into the queues. */
+  relay: OutboxRelay;
   databaseUrl: string;
   /** Closes queues, then the database, then the embedded server (if any). */
   close(): Promise<void>;
@@ -44,13 +50,16 @@ export async function boot(
       logger.info({ applied }, 'migrations applied');
     }
   }
-  const queues = new QueueRegistry(queueBackendFor(config, url));
+  const queues = new QueueRegistry(queueBackendFor(config, url), config.JOB_LOCK_SECONDS * 1000);
   logger.info({ queues: queues.backend.kind }, 'queue backend');
+  const relay = new OutboxRelay(db, queues, logger).start(RELAY_EVERY_MS);
   return {
     db,
     queues,
+    relay,
     databaseUrl: url,
     async close() {
+      await relay.stop();
       await queues.close();
       await db.destroy();
       await embedded?.stop();

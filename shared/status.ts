@@ -22,9 +22,6 @@ export const TRANSITIONS: Readonly<Record<Status, readonly Status[]>> = {
   failed: ['pending', 'setup_running', 'deploying', 'stopped'],
 };
 
-/** Statuses in which a run is under way (for `pending`, only once a run was started). */
-export const IN_PROGRESS: readonly Status[] = ['setup_running', 'setup_complete', 'deploying'];
-
 /** True when `from → to` is an edge of the table. */
 export function canTransition(from: Status, to: Status): boolean {
   return TRANSITIONS[from].includes(to);

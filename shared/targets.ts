@@ -52,3 +52,9 @@ export async function openTransport(
     workdir: t.workdir,
   });
 }
+
+/** The host a target lives on, for HOST_CONCURRENCY (every local target is this machine). */
+export function targetHost(manifest: Manifest): string {
+  const t = manifest.target;
+  return t.type === 'local' ? 'local' : `ssh:${t.host.toLowerCase()}:${t.port}`;
+}

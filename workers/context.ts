@@ -18,4 +18,6 @@ export interface StageContext {
   openTransport(deployment: DeploymentRow): Promise<Transport>;
   /** Directory of the target-side scripts shipped in every bundle. */
   scriptsDir: string;
+  /** Relays outbox rows to the queues (kicked after each commit that makes a job due). */
+  relay?: { kick(): void };
 }

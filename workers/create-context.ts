@@ -40,7 +40,7 @@ async function openVerified(db: Knex, config: Config, d: DeploymentRow): Promise
 
 /** The context every stage of this process receives. */
 export function createStageContext(
-  rt: Pick<Runtime, 'db' | 'queues'>,
+  rt: Pick<Runtime, 'db' | 'queues' | 'relay'>,
   config: Config,
   logger: Logger,
 ): StageContext {
@@ -50,6 +50,7 @@ export function createStageContext(
     config,
     logger,
     scriptsDir: SCRIPTS_DIR,
+    relay: rt.relay,
     openTransport: (d) => openVerified(rt.db, config, d),
   };
 }

@@ -1,25 +1,25 @@
-/** The pipeline as one table: which status each stage runs in, ends in, and what comes next. */
-import type { JobName } from '../shared/queues.js';
+/** The stages as one table: where each may start, what it runs in, ends in, and what follows. */
+import type { Config } from '../shared/config.js';
+import type { Manifest } from '../shared/manifest.js';
+import type { Stage } from '../shared/runs.js';
 import type { Status } from '../shared/status.js';
 
 export interface StageDef {
-  /** Statuses the stage may start from (its own running status too: a retried job re-enters). */
+  /** Statuses the stage may start from (its own running status too: a requeued job re-enters). */
   from: readonly Status[];
-  /** Status while the stage works. */
-  running: Status;
+  /** Status while the stage works (none: the status stays as it was). */
+  running?: Status;
   /** Status once it succeeded (none: the status stays `running`). */
   done?: Status;
-  /** Job enqueued after success. */
-  next?: JobName;
+  /** Stage whose job follows success; none: the run ends with success. */
+  next?: Stage;
   /** Column that keeps the stage result. */
-  resultColumn?: 'setup_result' | 'deploy_result';
+  resultColumn?: 'setup_result' | 'deploy_result' | 'stop_result';
   /** Progress percent at the start of each step. */
   percents: Record<string, number>;
 }
 
-export type PipelineStage = 'build' | 'setup' | 'deploy';
-
-export const PIPELINE: Record<PipelineStage, StageDef> = {
+export const STAGE_DEFS: Record<Stage, StageDef> = {
   build: { from: ['pending'], running: 'pending', next: 'setup', percents: { bundle: 5 } },
   setup: {
     from: ['pending', 'setup_running'],
@@ -33,7 +33,6 @@ export const PIPELINE: Record<PipelineStage, StageDef> = {
     from: ['setup_complete', 'deploying'],
     running: 'deploying',
     done: 'deployed',
-    next: 'inspect',
     resultColumn: 'deploy_result',
     percents: {
       release_check: 40,
@@ -46,27 +45,22 @@ export const PIPELINE: Record<PipelineStage, StageDef> = {
       prune: 98,
     },
   },
+  stop: {
+    from: ['deployed', 'failed', 'stopped'],
+    done: 'stopped',
+    resultColumn: 'stop_result',
+    percents: { stop: 50 },
+  },
 };
 
-/** Statuses a run can be failed from (everything a stage runs in). */
-export const FAILABLE: readonly Status[] = [
-  'pending',
-  'setup_running',
-  'setup_complete',
-  'deploying',
-];
-
-/** The stage whose job should exist for a run in this status. */
-export function stageForStatus(status: Status): PipelineStage | null {
-  switch (status) {
-    case 'pending':
-      return 'build';
-    case 'setup_running':
-      return 'setup';
-    case 'setup_complete':
-    case 'deploying':
-      return 'deploy';
-    default:
-      return null;
-  }
+/** The stage's time limit in ms: the manifest's `timeouts`, else STAGE_TIMEOUT_*_S. */
+export function stageTimeoutMs(stage: Stage, manifest: Manifest, config: Config): number {
+  const t = manifest.timeouts;
+  const seconds =
+    stage === 'build'
+      ? (t?.build_s ?? config.STAGE_TIMEOUT_BUILD_S)
+      : stage === 'setup'
+        ? (t?.setup_s ?? config.STAGE_TIMEOUT_SETUP_S)
+        : (t?.deploy_s ?? config.STAGE_TIMEOUT_DEPLOY_S);
+  return seconds * 1000;
 }

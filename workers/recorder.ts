@@ -4,7 +4,9 @@ import { patchDeployment } from '../shared/repositories/deployments.js';
 import { appendLogs, type LogChunk } from '../shared/repositories/logs.js';
 import type { OutputStream } from '../shared/transports/types.js';
 import { appendTail } from '../shared/transports/types.js';
+import { isInfraError } from '../shared/infra.js';
 import type { StageContext } from './context.js';
+import type { StageLease } from './lease.js';
 import { stepFailure } from './transport-failure.js';
 
 const STEP_TAIL_BYTES = 4000;
@@ -13,12 +15,16 @@ const FLUSH_MS = 500;
 /** The handle a running step writes its output to. */
 export interface StepHandle {
   output(stream: OutputStream, chunk: string): void;
+  /** Aborted when the stage must stop (cancel, timeout, lost lease, shutdown). */
+  signal?: AbortSignal;
 }
 
 export class StageRecorder {
   readonly steps: StepResult[] = [];
   private pending: LogChunk[] = [];
   private timer?: NodeJS.Timeout;
+  /** The step under way (or the last one), for errors that arrive from outside the step. */
+  currentStep: string | null = null;
 
   constructor(
     private readonly ctx: StageContext,
@@ -27,10 +33,14 @@ export class StageRecorder {
     readonly runId: string | null,
     /** Progress percent at the start of each step id. */
     private readonly percents: Record<string, number> = {},
+    /** The lease the stage runs under: fences writes and stops steps once lost. */
+    private readonly lease?: StageLease,
   ) {}
 
   /** Runs one step; records it whether it succeeds or throws. */
   async step<T>(id: string, title: string, fn: (h: StepHandle) => Promise<T>): Promise<T> {
+    this.lease?.check();
+    this.currentStep = id;
     const started = new Date();
     let tail = '';
     const handle: StepHandle = {
@@ -38,6 +48,7 @@ export class StageRecorder {
         tail = appendTail(tail, chunk, STEP_TAIL_BYTES);
         this.log(id, stream, chunk);
       },
+      signal: this.lease?.signal,
     };
     await this.progress(id);
     const record = (ok: boolean): void => {
@@ -80,10 +91,15 @@ export class StageRecorder {
     return { ok: error === null, steps: [...this.steps], error, ...extra };
   }
 
-  private async progress(step: string): Promise<void> {
+  /** Shows `step` as the stage's progress (best effort: an outage of the database skips it). */
+  async progress(step: string): Promise<void> {
     const percent = this.percents[step] ?? 0;
-    await patchDeployment(this.ctx.db, this.deploymentId, this.runId, {
+    await patchDeployment(this.ctx.db, this.deploymentId, this.lease?.token ?? null, {
       progress: { stage: this.stage, step, percent },
+    }).catch((err: unknown) => {
+      if (!isInfraError(err)) {
+        throw err;
+      }
     });
   }
 
@@ -101,12 +117,20 @@ export class StageRecorder {
     }, FLUSH_MS);
   }
 
-  /** Writes buffered output to Postgres. */
+  /** Writes buffered output to Postgres; while the database is away it stays buffered. */
   async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.pending;
     this.pending = [];
-    await appendLogs(this.ctx.db, batch);
+    try {
+      await appendLogs(this.ctx.db, batch);
+    } catch (err) {
+      if (!isInfraError(err)) {
+        throw err;
+      }
+      this.pending = [...batch, ...this.pending];
+      this.ctx.logger.warn({ err: (err as Error).message }, 'log flush postponed');
+    }
   }
 }

@@ -1,122 +1,214 @@
-/** Runs one pipeline stage for a job: status in, work, status out, next job; or `failed`. */
+/**
+ * Runs one stage job: claim the run's lease, work under it (heartbeat, time limit, cancel),
+ * then end the stage in one fenced write that also makes the next job due (outbox).
+ */
+import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
-import { PAYLOADS, stageJobId } from '../shared/queues.js';
-import {
-  findDeployment,
-  transition,
-  type DeploymentRow,
-} from '../shared/repositories/deployments.js';
-import type { Transport } from '../shared/transports/types.js';
+import { TransientStepError } from '../shared/errors.js';
+import { isInfraError } from '../shared/infra.js';
+import type { Manifest } from '../shared/manifest.js';
+import { PAYLOADS } from '../shared/queues.js';
+import { findDeployment, type DeploymentRow } from '../shared/repositories/deployments.js';
+import { releaseSlots } from '../shared/repositories/host-slots.js';
+import { claimStage, endStage, type StageEnd } from '../shared/repositories/leases.js';
+import type { Stage } from '../shared/runs.js';
+import type { ActiveStages } from './active-stages.js';
 import type { StageContext } from './context.js';
-import { describeFailure, failRun } from './failure.js';
-import { PIPELINE, type PipelineStage } from './pipeline.js';
+import { describeFailure } from './failure.js';
+import { untilInfraBack } from './infra-wait.js';
+import { StageAborted, StageLease } from './lease.js';
+import { STAGE_DEFS, stageTimeoutMs } from './pipeline.js';
 import { StageRecorder } from './recorder.js';
-import { runBuild } from './stages/build.js';
-import { runDeploy } from './stages/deploy.js';
-import { runSetup } from './stages/setup.js';
+import { doWork } from './stage-work.js';
 
 const ACTOR = 'worker';
+const BACKOFF_MS = 2000;
 
-/** `ssh_connect` for SSH targets, `connect` for local ones. */
-export function connectStepId(d: DeploymentRow): string {
-  return (d.manifest.target as { type: string }).type === 'ssh' ? 'ssh_connect' : 'connect';
-}
-
-/** True when this attempt is the job's last (or the error says retrying cannot help). */
-export function isFinalAttempt(job: Job, err: unknown): boolean {
-  return err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-}
-
-async function work(
-  stage: PipelineStage,
-  ctx: StageContext,
-  d: DeploymentRow,
-  job: Job,
-  rec: StageRecorder,
-): Promise<Record<string, unknown>> {
-  if (stage === 'build') {
-    return runBuild(ctx, d, PAYLOADS.build.parse(job.data), rec);
-  }
-  let t: Transport | undefined;
-  try {
-    t = await rec.step(connectStepId(d), 'Connect to the target', () => ctx.openTransport(d));
-    return stage === 'setup' ? await runSetup(ctx, d, t, rec) : await runDeploy(ctx, d, t, rec);
-  } finally {
-    await t?.close();
-  }
-}
-
-/** The processor of a pipeline stage. */
+/** The processor of a stage job (build, setup, deploy, stop). */
 export async function runStage(
-  stage: PipelineStage,
+  stage: Stage,
   ctx: StageContext,
   job: Job,
+  active: ActiveStages,
 ): Promise<unknown> {
-  const def = PIPELINE[stage];
-  const { deploymentId, runId } = PAYLOADS[stage].parse(job.data);
-  const found = await findDeployment(ctx.db, deploymentId);
-  if (!found || found.run_id !== runId || !def.from.includes(found.status)) {
-    // superseded by a newer run, deleted, or already past this stage: nothing to do
-    return { stale: true, status: found?.status ?? null };
-  }
-  const d = await transition(ctx.db, {
-    id: deploymentId,
-    from: def.from,
-    to: def.running,
-    runId,
-    stage,
-    message: `${stage} started`,
-    actor: ACTOR,
-  });
-  if (!d) {
-    return { stale: true };
-  }
-  const rec = new StageRecorder(ctx, stage, deploymentId, runId, def.percents);
-  let output: Record<string, unknown>;
-  try {
-    output = await work(stage, ctx, d, job, rec);
-  } catch (err) {
-    if (isFinalAttempt(job, err)) {
-      const failure = describeFailure(err, stage);
-      const result = rec.result(failure);
-      await failRun(ctx, {
-        deploymentId,
-        runId,
-        stage,
-        failure,
-        resultColumn: def.resultColumn,
-        result,
-        actor: ACTOR,
-      });
-    }
-    throw err;
-  }
-  if (def.done && def.resultColumn) {
-    const patch = {
-      [def.resultColumn]: rec.result(null, output),
-      error_step: null,
-      error_code: null,
-      error_message: null,
-      progress: { stage, step: 'done', percent: def.done === 'deployed' ? 100 : 35 },
-      ...(def.done === 'deployed' ? { last_deployed_at: new Date() } : {}),
-    };
-    const moved = await transition(ctx.db, {
+  const def = STAGE_DEFS[stage];
+  const { deploymentId, runId, gen } = PAYLOADS[stage].parse(job.data);
+  const token = randomUUID();
+  const leaseMs = ctx.config.RUN_LEASE_SECONDS * 1000;
+  const claim = await untilInfraBack(ctx, () =>
+    claimStage(ctx.db, {
       id: deploymentId,
-      from: [def.running],
-      to: def.done,
       runId,
       stage,
-      message: `${stage} complete`,
+      gen,
+      token,
+      leaseMs,
+      from: def.from,
+      running: def.running,
+      maxAttempts: ctx.config.STAGE_MAX_ATTEMPTS,
       actor: ACTOR,
-      patch,
-    });
-    if (!moved) {
-      return { stale: true };
+    }),
+  );
+  if (claim.kind !== 'claimed') {
+    ctx.relay?.kick();
+    return { skipped: claim.kind };
+  }
+  const d = claim.row;
+  const lease = new StageLease(ctx, deploymentId, token, leaseMs);
+  lease.start(stageTimeoutMs(stage, d.manifest as unknown as Manifest, ctx.config));
+  const leave = active.add(lease);
+  const rec = new StageRecorder(ctx, stage, deploymentId, runId, def.percents, lease);
+  try {
+    let output: Record<string, unknown>;
+    try {
+      output = await doWork(stage, ctx, d, rec, lease);
+      lease.check();
+    } catch (err) {
+      return await endAfterError(ctx, stage, d, rec, lease, err);
     }
+    await finish(ctx, stage, d, lease, successEnd(stage, rec, output), ACTOR);
+    return output;
+  } finally {
+    lease.stop();
+    leave();
+    await rec.flush().catch(() => undefined);
+    await releaseSlots(ctx.db, token).catch(() => undefined);
   }
-  if (def.next) {
-    await ctx.queues.add(def.next, { deploymentId, runId }, stageJobId(runId, def.next));
-  }
-  return output;
 }
+
+/** What success means for the stage: the next stage's job, or the run's end. */
+function successEnd(stage: Stage, rec: StageRecorder, output: Record<string, unknown>): StageEnd {
+  const def = STAGE_DEFS[stage];
+  const patch: Record<string, unknown> = {};
+  if (def.resultColumn) {
+    patch[def.resultColumn] = rec.result(null, output);
+  }
+  const message = `${stage} complete`;
+  if (def.next) {
+    const cleared = { error_step: null, error_code: null, error_message: null };
+    const progress = { stage: def.next, step: 'queued', percent: def.done ? 35 : 10 };
+    return {
+      kind: 'next',
+      stage: def.next,
+      to: def.done,
+      patch: { ...patch, ...cleared, progress },
+      message,
+    };
+  }
+  const deployed = def.done === 'deployed';
+  const extra = deployed
+    ? { last_deployed_at: new Date(), error_step: null, error_code: null, error_message: null }
+    : {};
+  const progress = deployed ? { stage, step: 'done', percent: 100 } : null;
+  return {
+    kind: 'done',
+    to: def.done ?? 'deployed',
+    patch: { ...patch, ...extra, progress },
+    message,
+  };
+}
+
+/** Turns an error (or an abort) into the stage's end; a real failure also fails the job. */
+async function endAfterError(
+  ctx: StageContext,
+  stage: Stage,
+  d: DeploymentRow,
+  rec: StageRecorder,
+  lease: StageLease,
+  err: unknown,
+): Promise<unknown> {
+  const reason = lease.reason ?? (err instanceof StageAborted ? err.reason : undefined);
+  if (reason === 'lease_lost') {
+    ctx.logger.warn({ deployment: d.id, stage }, 'lost the lease: stage stopped, nothing written');
+    return { lost: true };
+  }
+  const step = rec.currentStep ?? stage;
+  const def = STAGE_DEFS[stage];
+  let end: StageEnd;
+  let actor = ACTOR;
+  if (reason === 'shutdown') {
+    end = {
+      kind: 'requeue',
+      countAttempt: false,
+      delayMs: 0,
+      message: `handed back at worker shutdown (during ${step})`,
+    };
+  } else if (reason === 'cancelled') {
+    actor = (await findDeployment(ctx.db, d.id))?.cancel_actor ?? 'api';
+    const failure = { step, code: 'cancelled', message: `cancelled by ${actor} during ${step}` };
+    end = { kind: 'failed', failure, resultColumn: def.resultColumn, result: rec.result(failure) };
+  } else if (reason === 'timeout') {
+    const limit = stageTimeoutMs(stage, d.manifest as unknown as Manifest, ctx.config) / 1000;
+    const failure = {
+      step,
+      code: 'timeout',
+      message: `${stage} exceeded its time limit of ${limit} s during ${step}`,
+    };
+    end = { kind: 'failed', failure, resultColumn: def.resultColumn, result: rec.result(failure) };
+  } else if (isInfraError(err)) {
+    end = {
+      kind: 'requeue',
+      countAttempt: false,
+      delayMs: 0,
+      message: `stagecoach's database or queue was unavailable during ${step}`,
+    };
+  } else if (
+    err instanceof TransientStepError &&
+    d.stage_attempts + 1 < ctx.config.STAGE_MAX_ATTEMPTS
+  ) {
+    const delayMs = BACKOFF_MS * 2 ** d.stage_attempts;
+    end = {
+      kind: 'requeue',
+      countAttempt: true,
+      delayMs,
+      message: `${err.step}: ${err.code}; retrying in ${delayMs / 1000} s`,
+    };
+  } else {
+    const failure = describeFailure(err, stage);
+    end = { kind: 'failed', failure, resultColumn: def.resultColumn, result: rec.result(failure) };
+  }
+  await finish(ctx, stage, d, lease, end, actor);
+  if (end.kind === 'failed') {
+    throw new UnrecoverableError(
+      `${end.failure.step}: ${end.failure.code}: ${end.failure.message}`,
+    );
+  }
+  return { requeued: end.message };
+}
+
+/** Writes the stage's end under the lease (waiting out an outage), then relays the next job. */
+async function finish(
+  ctx: StageContext,
+  stage: Stage,
+  d: DeploymentRow,
+  lease: StageLease,
+  end: StageEnd,
+  actor: string,
+): Promise<void> {
+  const written = await untilInfraBack(ctx, () =>
+    endStage(ctx.db, d.id, lease.token, stage, end, actor),
+  );
+  if (!written) {
+    ctx.logger.warn(
+      { deployment: d.id, stage },
+      'lost the lease before the stage ended: nothing written',
+    );
+    return;
+  }
+  if (ctx.config.STAGECOACH_TEST_FAULT === `crash_after_commit:${stage}`) {
+    // test-only fault hook: die between the commit and the relay of the next job
+    process.exit(137);
+  }
+  ctx.relay?.kick();
+  if (end.kind === 'done' && end.to === 'deployed') {
+    await ctx.queues
+      .add('inspect', { deploymentId: d.id, runId: d.run_id }, `${d.run_id}-inspect`)
+      .catch((err: unknown) =>
+        ctx.logger.warn({ err }, 'could not enqueue the inspect after deploy'),
+      );
+  }
+}
+
+/** Shared so the stop stage and tests agree on the step name of the connection. */
+export { connectStepId } from './stage-work.js';

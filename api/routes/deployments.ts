@@ -16,9 +16,9 @@ import { STATUSES } from '../../shared/status.js';
 import { targetKey } from '../../shared/targets.js';
 import type { ApiDeps } from '../deps.js';
 import { parseOr } from '../errors.js';
-import { execute } from '../run-control.js';
+import { executeIn } from '../run-control.js';
 import { validateManifest } from '../validate-manifest.js';
-import { deploymentView, runActive } from '../view.js';
+import { deploymentView } from '../view.js';
 
 const createBody = z.strictObject({
   manifest: z.unknown().optional(),
@@ -63,7 +63,8 @@ export function deploymentRoutes(deps: ApiDeps): Router {
         },
       );
     }
-    let d = await createDeployment(
+    // creation and the first run commit together: a crash leaves both or neither
+    const created = await createDeployment(
       deps.db,
       {
         name: manifest.name ?? scenario.name,
@@ -72,12 +73,16 @@ export function deploymentRoutes(deps: ApiDeps): Router {
         target_key: targetKey(manifest),
       },
       'api',
+      async (trx, row) => (body.execute ? executeIn(trx, row.id) : { deployment: row }),
     );
-    let runId: string | undefined;
-    if (body.execute) {
-      ({ deployment: d, runId } = await execute(deps, d, false));
+    const runId = 'runId' in created ? created.runId : undefined;
+    if (runId) {
+      deps.relay.kick();
     }
-    res.status(201).json({ deployment: deploymentView(d), ...(runId ? { run_id: runId } : {}) });
+    res.status(201).json({
+      deployment: deploymentView(created.deployment),
+      ...(runId ? { run_id: runId } : {}),
+    });
   });
 
   r.get('/deployments', async (req, res) => {
@@ -94,15 +99,17 @@ export function deploymentRoutes(deps: ApiDeps): Router {
   });
 
   r.delete('/deployments/:id', async (req, res) => {
-    const d = await loadDeployment(deps, req.params.id);
-    if (runActive(d)) {
+    const outcome = await softDeleteDeployment(deps.db, req.params.id);
+    if (outcome === 'missing') {
+      throw notFound('deployment');
+    }
+    if (outcome === 'running') {
       throw new AppError(
         'already_running',
-        'a run is active; wait for it to end before deleting',
+        'a run is active; cancel it or wait for it to end before deleting',
         409,
       );
     }
-    await softDeleteDeployment(deps.db, d.id);
     res.status(204).end();
   });
 

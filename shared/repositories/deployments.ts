@@ -1,7 +1,8 @@
-/** Deployment rows: reads, creation, and every status write (through `transition`). */
+/** Deployment rows: reads, creation and field patches; status writes live in ./runs.ts. */
 import type { Db } from '../db.js';
 import { AppError } from '../errors.js';
-import { canTransition, type Status } from '../status.js';
+import type { RunKind, Stage } from '../runs.js';
+import type { Status } from '../status.js';
 import { insertEvent } from './events.js';
 
 export interface StepResult {
@@ -38,6 +39,15 @@ export interface DeploymentRow {
   error_code: string | null;
   error_message: string | null;
   run_id: string | null;
+  run_kind: RunKind | null;
+  run_stage: Stage | null;
+  run_options: { force_rebuild?: boolean; stop_resources?: boolean } | null;
+  stage_gen: number;
+  stage_attempts: number;
+  lease_token: string | null;
+  lease_expires_at: Date | null;
+  cancel_requested_at: Date | null;
+  cancel_actor: string | null;
   progress: { stage: string; step: string; percent: number } | null;
   created_at: Date;
   updated_at: Date;
@@ -59,12 +69,14 @@ const JSON_COLUMNS = [
   'inspect_result',
   'stop_result',
   'progress',
+  'run_options',
 ];
 
 /** True when the string is a well-formed uuid (anything else cannot be an id). */
 export const isUuid = (value: string): boolean => UUID.test(value);
 
-function encodePatch(patch: DeploymentPatch): Record<string, unknown> {
+/** JSON columns serialised for an update or insert. */
+export function encodePatch(patch: DeploymentPatch): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch)) {
     out[key] = JSON_COLUMNS.includes(key) && value !== null ? JSON.stringify(value) : value;
@@ -73,11 +85,13 @@ function encodePatch(patch: DeploymentPatch): Record<string, unknown> {
 }
 
 /** Creates a `pending` deployment and its first history event, atomically. */
-export async function createDeployment(
+export async function createDeployment<T = DeploymentRow>(
   db: Db,
   input: { name: string; scenario: string; manifest: Record<string, unknown>; target_key: string },
   actor: string,
-): Promise<DeploymentRow> {
+  /** More work in the same transaction (e.g. starting a run): creation commits with it or not at all. */
+  then: (trx: Db, row: DeploymentRow) => Promise<T> = async (_trx, row) => row as T,
+): Promise<T> {
   return db.transaction(async (trx) => {
     const [row] = await trx('deployments')
       .insert(encodePatch({ ...input, progress: null }))
@@ -99,8 +113,9 @@ export async function createDeployment(
       stage: null,
       message: 'created',
       actor,
+      kind: 'status',
     });
-    return row as DeploymentRow;
+    return then(trx, row as DeploymentRow);
   });
 }
 
@@ -122,106 +137,39 @@ export async function findByTarget(db: Db, targetKey: string): Promise<Deploymen
   return (row as DeploymentRow | undefined) ?? null;
 }
 
-/** Writes non-status fields, only while `runId` is still the deployment's run. */
+/**
+ * Writes non-status fields for the worker holding the stage's lease (`leaseToken`); a worker
+ * that lost its lease changes nothing. Null token: fields no run owns (inspect results).
+ */
 export async function patchDeployment(
   db: Db,
   id: string,
-  runId: string | null,
+  leaseToken: string | null,
   patch: DeploymentPatch,
 ): Promise<boolean> {
   const query = db('deployments').where({ id });
-  if (runId) {
-    query.andWhere({ run_id: runId });
+  if (leaseToken) {
+    query.andWhere({ lease_token: leaseToken });
   }
   const count = await query.update({ ...encodePatch(patch), updated_at: db.fn.now() });
   return count > 0;
 }
 
-export interface TransitionInput {
-  id: string;
-  from: readonly Status[];
-  to: Status;
-  /** The run the caller acts for; the write is refused when another run took over. */
-  runId?: string | null;
-  /** Starts a new run: sets run_id without checking the current one. */
-  newRunId?: string;
-  stage: string | null;
-  message: string;
-  actor: string;
-  patch?: DeploymentPatch;
-}
-
 /**
- * The one way to change a status: checks the edge, the expected current status and run,
- * writes the row and appends the history event in one transaction. Returns null on a lost
- * race (status or run no longer what the caller expected).
+ * Marks a deployment deleted (its history stays), only while no run is active; a conditional
+ * write, so a run claimed at the same moment wins or loses as a whole.
  */
-export async function transition(db: Db, input: TransitionInput): Promise<DeploymentRow | null> {
-  return db.transaction(async (trx) => {
-    const current = (await trx('deployments')
-      .where({ id: input.id })
-      .whereNull('deleted_at')
-      .forUpdate()
-      .first()) as DeploymentRow | undefined;
-    if (!current || !input.from.includes(current.status)) {
-      return null;
-    }
-    if (
-      input.runId !== undefined &&
-      input.newRunId === undefined &&
-      current.run_id !== input.runId
-    ) {
-      return null;
-    }
-    const same = current.status === input.to;
-    if (!same && !canTransition(current.status, input.to)) {
-      throw new Error(`illegal transition ${current.status} → ${input.to}`);
-    }
-    const runId = input.newRunId ?? current.run_id;
-    const [row] = await trx('deployments')
-      .where({ id: input.id })
-      .update({
-        ...encodePatch(input.patch ?? {}),
-        status: input.to,
-        run_id: runId,
-        updated_at: trx.fn.now(),
-      })
-      .returning('*');
-    if (!same) {
-      await insertEvent(trx, {
-        deployment_id: input.id,
-        run_id: runId,
-        from_status: current.status,
-        to_status: input.to,
-        stage: input.stage,
-        message: input.message,
-        actor: input.actor,
-      });
-    }
-    return row as DeploymentRow;
-  });
-}
-
-/** Gives the deployment a new run id (no status change) while it is in one of `statuses`. */
-export async function claimRun(
+export async function softDeleteDeployment(
   db: Db,
   id: string,
-  statuses: readonly Status[],
-  runId: string,
-): Promise<boolean> {
+): Promise<'deleted' | 'missing' | 'running'> {
   const count = await db('deployments')
     .where({ id })
     .whereNull('deleted_at')
-    .whereIn('status', statuses)
-    .update({ run_id: runId, updated_at: db.fn.now() });
-  return count > 0;
-}
-
-/** Marks a deployment deleted; its history stays. False when missing or a run is active. */
-export async function softDeleteDeployment(db: Db, id: string): Promise<boolean> {
-  const count = await db('deployments')
-    .where({ id })
-    .whereNull('deleted_at')
+    .whereNull('run_kind')
     .update({ deleted_at: db.fn.now(), updated_at: db.fn.now() });
-  return count > 0;
+  if (count > 0) {
+    return 'deleted';
+  }
+  return (await findDeployment(db, id)) ? 'running' : 'missing';
 }

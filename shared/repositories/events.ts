@@ -1,4 +1,4 @@
-/** The append-only history of status changes. */
+/** The append-only history: status changes, and run and stage starts and ends. */
 import type { Db } from '../db.js';
 
 export interface EventRow {
@@ -10,8 +10,21 @@ export interface EventRow {
   stage: string | null;
   message: string | null;
   actor: string;
+  /** `status` for a status change (an edge of the state machine); otherwise from = to. */
+  kind: EventKind;
   created_at: Date;
 }
+
+export const EVENT_KINDS = [
+  'status',
+  'run_started',
+  'stage_started',
+  'stage_finished',
+  'stage_requeued',
+  'cancel_requested',
+  'run_ended',
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** Appends one event row (callers pass the transaction that changed the status). */
 export async function insertEvent(
@@ -26,6 +39,16 @@ export async function listEvents(db: Db, deploymentId: string): Promise<EventRow
   const rows = await db('deployment_events')
     .where({ deployment_id: deploymentId })
     .orderBy('id', 'asc')
-    .select('id', 'run_id', 'from_status', 'to_status', 'stage', 'message', 'actor', 'created_at');
+    .select(
+      'id',
+      'run_id',
+      'kind',
+      'from_status',
+      'to_status',
+      'stage',
+      'message',
+      'actor',
+      'created_at',
+    );
   return rows.map((r: EventRow) => ({ ...r, id: String(r.id) }));
 }

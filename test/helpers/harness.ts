@@ -13,7 +13,9 @@ import { createApp } from '../../api/app.js';
 import { parseConfig, type Config } from '../../shared/config.js';
 import { createDb, migrate } from '../../shared/db.js';
 import { createLogger } from '../../shared/logger.js';
+import { OutboxRelay } from '../../shared/outbox-relay.js';
 import { QueueRegistry, type QueueBackendConfig } from '../../shared/queues.js';
+import { RELAY_EVERY_MS } from '../../shared/runtime.js';
 import type { StageContext } from '../../workers/context.js';
 import { createStageContext } from '../../workers/create-context.js';
 import { startWorkers, type WorkerSet } from '../../workers/start.js';
@@ -72,11 +74,12 @@ export async function createHarness(
     kind === 'redis'
       ? { kind: 'redis', url: TEST_REDIS_URL, prefix: id }
       : { kind: 'postgres', connectionString: TEST_DATABASE_URL, schema: `${id}_q` };
-  const queues = new QueueRegistry(backend);
+  const queues = new QueueRegistry(backend, config.JOB_LOCK_SECONDS * 1000);
   const logger = createLogger('silent');
-  const ctx = createStageContext({ db, queues }, config, logger);
+  const relay = new OutboxRelay(db, queues, logger).start(RELAY_EVERY_MS);
+  const ctx = createStageContext({ db, queues, relay }, config, logger);
   const h: Harness = {
-    app: createApp({ db, queues, config, logger }),
+    app: createApp({ db, queues, relay, config, logger }),
     db,
     queues,
     config,
@@ -85,11 +88,11 @@ export async function createHarness(
     startWorkers() {
       h.workers = startWorkers(ctx, ['build', 'setup', 'deploy', 'inspect'], {
         concurrency: 4,
-        reconcileEveryMs: 60_000,
       });
     },
     async close() {
-      await h.workers?.close();
+      await h.workers?.close(0);
+      await relay.stop();
       stopTargetsUnder(path.join(dataDir, 'targets'));
       await queues.close();
       await db.destroy();

@@ -105,7 +105,8 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
 
       const history = (await api.call('GET', `/api/v1/deployments/${id}/history`)).body.events;
       expectValidHistory(history);
-      expect(history.map((e: { to_status: string }) => e.to_status)).to.deep.equal([
+      const statusEvents = history.filter((e: { kind: string }) => e.kind === 'status');
+      expect(statusEvents.map((e: { to_status: string }) => e.to_status)).to.deep.equal([
         'pending',
         'setup_running',
         'setup_complete',
@@ -114,6 +115,28 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
         'stopped',
         'deploying',
         'deployed',
+      ]);
+      // every run start and every stage start and end is in the history
+      const marks = history
+        .filter((e: { kind: string }) => e.kind !== 'status')
+        .map((e: { kind: string; stage: string }) => `${e.kind}:${e.stage}`);
+      expect(marks).to.deep.equal([
+        'run_started:build',
+        'stage_started:build',
+        'stage_finished:build',
+        'stage_started:setup',
+        'stage_finished:setup',
+        'stage_started:deploy',
+        'stage_finished:deploy',
+        'run_ended:deploy',
+        'run_started:stop',
+        'stage_started:stop',
+        'stage_finished:stop',
+        'run_ended:stop',
+        'run_started:deploy',
+        'stage_started:deploy',
+        'stage_finished:deploy',
+        'run_ended:deploy',
       ]);
       const logs = (await api.call('GET', `/api/v1/deployments/${id}/logs`)).body.logs;
       expect(logs.some((l: { step: string }) => l.step === 'health_check')).to.equal(true);

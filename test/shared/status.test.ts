@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import {
   canTransition,
-  IN_PROGRESS,
   isStatus,
   STATUSES,
   TRANSITIONS,
@@ -120,9 +119,5 @@ describe('shared/status', () => {
         expect(isStatus(value)).to.equal(false);
       });
     }
-  });
-
-  it('counts exactly setup_running, setup_complete and deploying as in progress', () => {
-    expect([...IN_PROGRESS]).to.deep.equal(['setup_running', 'setup_complete', 'deploying']);
   });
 });

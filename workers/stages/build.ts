@@ -4,7 +4,6 @@ import { buildBundle } from '../../shared/bundle/build.js';
 import { BundleError } from '../../shared/bundle/errors.js';
 import { StepError } from '../../shared/errors.js';
 import type { Manifest } from '../../shared/manifest.js';
-import type { Payload } from '../../shared/queues.js';
 import { patchDeployment, type DeploymentRow } from '../../shared/repositories/deployments.js';
 import type { StageContext } from '../context.js';
 import type { StageRecorder } from '../recorder.js';
@@ -13,8 +12,8 @@ import type { StageRecorder } from '../recorder.js';
 export async function runBuild(
   ctx: StageContext,
   deployment: DeploymentRow,
-  payload: Payload<'build'>,
   rec: StageRecorder,
+  opts: { leaseToken: string; forceRebuild: boolean },
 ): Promise<Record<string, unknown>> {
   const bundle = await rec.step('bundle', 'Build the bundle', async (h) => {
     try {
@@ -23,7 +22,7 @@ export async function runBuild(
         scenariosDir: ctx.config.scenariosDir,
         cacheDir: path.join(ctx.config.dataDir, 'bundles'),
         scriptsDir: ctx.scriptsDir,
-        force: payload.forceRebuild,
+        force: opts.forceRebuild,
       });
       h.output(
         'stdout',
@@ -38,7 +37,7 @@ export async function runBuild(
       throw err;
     }
   });
-  await patchDeployment(ctx.db, deployment.id, payload.runId, {
+  await patchDeployment(ctx.db, deployment.id, opts.leaseToken, {
     bundle: { sha256: bundle.sha256, size_bytes: bundle.size_bytes },
   });
   return { sha256: bundle.sha256, size_bytes: bundle.size_bytes, cached: bundle.cached };

@@ -35,9 +35,38 @@ take_lock() {
     return 0
   fi
   exec 9>>"$lock" || die 1 "$cmd: cannot open the lock file $lock; check the permissions of $HOME_DIR"
-  flock -n 9 && return 0
+  flock -n 9 && { record_lock_owner "$lock"; return 0; }
+  take_over_lock "$cmd" "$lock"
+  flock -n 9 && { record_lock_owner "$lock"; return 0; }
   holders=$(lock_holders "$lock")
   say "$cmd: waiting up to ${LOCK_WAIT_S}s for the lock $lock (held by ${holders:-a process not visible here}): another stagecoach command is running on this target" >&2
   flock -w "$LOCK_WAIT_S" 9 ||
     die 1 "$cmd: gave up after ${LOCK_WAIT_S}s waiting for the lock $lock: another stagecoach command is running on this target (${holders:-holder not visible}); let it finish, then retry"
+  record_lock_owner "$lock"
+}
+
+# Writes "<lease> <process group>" of the lock's new holder to $1.owner.
+record_lock_owner() {
+  local pgid
+  pgid=$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ') || pgid=''
+  printf '%s %s\n' "${STAGECOACH_LEASE:-none}" "${pgid:-$$}" >"$1.owner" 2>/dev/null || true
+}
+
+# Only one stage of a deployment holds a live lease at a time, so a lock held under another
+# lease belongs to a stage that was lost (its worker died or was fenced off): its commands are
+# orphans. Kill their process group (TERM, then KILL) so this stage can take the lock.
+take_over_lock() {
+  local cmd=$1 lock=$2 owner lease pgid
+  [[ -n ${STAGECOACH_LEASE:-} ]] || return 0
+  read -r lease pgid <"$lock.owner" 2>/dev/null || return 0
+  [[ $lease != "$STAGECOACH_LEASE" && $lease != none && $pgid =~ ^[0-9]+$ && $pgid -gt 1 ]] || return 0
+  [[ $pgid != "$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ')" ]] || return 0
+  owner="lease $lease, process group $pgid"
+  say "$cmd: the lock $lock is held by a lost stage ($owner); stopping its commands" >&2
+  kill -TERM -- "-$pgid" 2>/dev/null || return 0
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    kill -0 -- "-$pgid" 2>/dev/null || return 0
+    sleep 0.2
+  done
+  kill -KILL -- "-$pgid" 2>/dev/null || true
 }
