@@ -61,6 +61,8 @@ export class QueueRegistry {
     readonly backend: QueueBackendConfig,
     /** BullMQ's job lock: a worker silent for longer loses the job to another. */
     private readonly lockMs = 30_000,
+    /** Connection errors of queues (BullMQ prints them with a stack trace when unheard). */
+    private readonly onError: (err: Error) => void = () => undefined,
   ) {}
 
   /** The queue of that name (created once per process). */
@@ -68,6 +70,7 @@ export class QueueRegistry {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = this.create(name);
+      queue.on('error', this.onError);
       this.queues.set(name, queue);
     }
     return queue;

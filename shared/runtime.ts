@@ -50,7 +50,11 @@ export async function boot(
       logger.info({ applied }, 'migrations applied');
     }
   }
-  const queues = new QueueRegistry(queueBackendFor(config, url), config.JOB_LOCK_SECONDS * 1000);
+  const queues = new QueueRegistry(
+    queueBackendFor(config, url),
+    config.JOB_LOCK_SECONDS * 1000,
+    (err) => logger.warn({ err: err.message }, 'queue connection error'),
+  );
   logger.info({ queues: queues.backend.kind }, 'queue backend');
   const relay = new OutboxRelay(db, queues, logger).start(RELAY_EVERY_MS);
   return {

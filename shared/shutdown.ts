@@ -1,15 +1,27 @@
 /** Ordered shutdown on SIGTERM/SIGINT: each step runs once, in order, errors logged. */
 import type { Logger } from './logger.js';
 
-/** Registers the steps; a second signal exits at once. */
+/**
+ * Signals this close together are one: npm and tsx each pass a group's SIGTERM on to node, so
+ * one `kill -TERM -<pgid>` (Procfile runners, systemd) arrives two or three times at once.
+ */
+export const SIGNAL_COALESCE_MS = 1000;
+
+/** Registers the steps; a second signal (after the coalescing window) exits at once. */
 export function onShutdown(logger: Logger, steps: [string, () => Promise<void>][]): void {
   let stopping = false;
+  let firstAt = 0;
   const run = async (signal: string) => {
     if (stopping) {
+      if (Date.now() - firstAt < SIGNAL_COALESCE_MS) {
+        logger.debug({ signal }, 'same shutdown signal again (forwarded by a parent): ignored');
+        return;
+      }
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
     stopping = true;
+    firstAt = Date.now();
     logger.info({ signal }, 'shutting down');
     for (const [name, step] of steps) {
       try {
