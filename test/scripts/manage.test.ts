@@ -14,6 +14,7 @@ import { shellEnvFile } from '../../shared/shell.js';
 import {
   alive,
   assembleRelease,
+  manageWith,
   cleanUp,
   groupAlive,
   lastLine,
@@ -333,6 +334,72 @@ describe('scripts/target/manage.sh: the per-target lock', function () {
     expect(existsSync(path.join(home!, 'state', 'run', 'web.pid')), 'nothing started').to.equal(
       false,
     );
+  });
+});
+
+describe('scripts/target/manage.sh: taking the lock over from a lost stage', function () {
+  let home: string | undefined;
+  const pids = new Set<number>();
+
+  before(async function () {
+    requireTools(this, [
+      [onPath('flock'), 'flock', 'util-linux'],
+      [onPath('setsid'), 'setsid', 'util-linux'],
+      [onPath('node'), 'node', 'nodejs'],
+    ]);
+    home = await mkdtemp(path.join(os.tmpdir(), 'stagecoach-takeover-'));
+    await assembleRelease(home, 'r1', {
+      scenario: 'hello-web',
+      services: [
+        { name: 'web', port: await freePort(), start: 'node server.js', build: 'sleep 100131' },
+      ],
+    });
+  });
+
+  after(async () => {
+    await cleanUp(home, pids);
+  });
+
+  /** `manage.sh build` under lease `lost`, in its own process group as a worker starts it. */
+  async function orphanedBuild(): Promise<ChildProcess> {
+    const child = spawn('./manage.sh', ['build'], {
+      cwd: path.join(home!, 'releases', 'r1'),
+      env: { ...process.env, STAGECOACH_HOME: home!, STAGECOACH_LEASE: 'lost-lease' },
+      detached: true,
+      stdio: 'ignore',
+    });
+    const deadline = Date.now() + 10_000;
+    while ((await run('pgrep', ['-f', 'sleep 100131'])).code !== 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return child;
+  }
+
+  it("a command under another lease kills the holder's process group and goes on", async () => {
+    const orphan = await orphanedBuild();
+    expect((await run('pgrep', ['-f', 'sleep 100131'])).code, 'the build runs').to.equal(0);
+    const started = Date.now();
+    const r = await manageWith({ STAGECOACH_LEASE: 'new-lease' }, home!, 'r1', 'stop');
+    expect(r.code, r.stderr).to.equal(0);
+    expect(Date.now() - started, 'no wait for the lock').to.be.below(5000);
+    expect(r.stderr).to.contain('held by a lost stage (lease lost-lease');
+    expect((await run('pgrep', ['-f', 'sleep 100131'])).code, 'the orphan is gone').to.equal(1);
+    if (orphan.exitCode === null && orphan.signalCode === null) {
+      await new Promise((resolve) => orphan.on('close', resolve));
+    }
+    expect(readFileSync(path.join(home!, '.manage.lock.owner'), 'utf8')).to.match(/^new-lease /);
+  });
+
+  it('a command under the same lease, or none, waits instead', async () => {
+    const orphan = await orphanedBuild();
+    const r = await run('./manage.sh', ['stop'], {
+      cwd: path.join(home!, 'releases', 'r1'),
+      env: { ...process.env, STAGECOACH_HOME: home!, STAGECOACH_LOCK_WAIT_S: '1' },
+    });
+    expect(r.code).to.equal(1);
+    expect(lastLine(r.stderr)).to.contain('another stagecoach command is running on this target');
+    expect((await run('pgrep', ['-f', 'sleep 100131'])).code, 'left alone').to.equal(0);
+    process.kill(-orphan.pid!, 'SIGKILL');
   });
 });
 
