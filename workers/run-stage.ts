@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
-import { TransientStepError } from '../shared/errors.js';
+import { StepError, TransientStepError } from '../shared/errors.js';
 import { isInfraError } from '../shared/infra.js';
 import type { Manifest } from '../shared/manifest.js';
 import { PAYLOADS } from '../shared/queues.js';
@@ -146,7 +146,11 @@ async function endAfterError(
       message: `${stage} exceeded its time limit of ${limit} s during ${step}`,
     };
     end = { kind: 'failed', failure, resultColumn: def.resultColumn, result: rec.result(failure) };
-  } else if (isInfraError(err)) {
+  } else if (
+    isInfraError(err) &&
+    !(err instanceof StepError || err instanceof TransientStepError)
+  ) {
+    // stagecoach's own database or queue (a target's refused connection is a step failure)
     end = {
       kind: 'requeue',
       countAttempt: false,
