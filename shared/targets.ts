@@ -58,3 +58,8 @@ export function targetHost(manifest: Manifest): string {
   const t = manifest.target;
   return t.type === 'local' ? 'local' : `ssh:${t.host.toLowerCase()}:${t.port}`;
 }
+
+/** `<host>|<domain>` of a manifest's edge (one live owner each), or null without an edge. */
+export function edgeKey(manifest: Manifest): string | null {
+  return manifest.edge ? `${targetHost(manifest)}|${manifest.edge.domain.toLowerCase()}` : null;
+}

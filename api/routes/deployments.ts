@@ -13,7 +13,7 @@ import {
 import { listEvents } from '../../shared/repositories/events.js';
 import { listLogs } from '../../shared/repositories/logs.js';
 import { STATUSES } from '../../shared/status.js';
-import { targetKey } from '../../shared/targets.js';
+import { edgeKey, targetKey } from '../../shared/targets.js';
 import type { ApiDeps } from '../deps.js';
 import { parseOr } from '../errors.js';
 import { executeIn } from '../run-control.js';
@@ -45,6 +45,24 @@ export async function loadDeployment(deps: ApiDeps, id: string): Promise<Deploym
   return d;
 }
 
+/** A `workdir_in_use` conflict names the deployment that holds the workdir. */
+async function withOwner(deps: ApiDeps, err: unknown, key: string): Promise<unknown> {
+  if (!(err instanceof AppError) || err.code !== 'workdir_in_use') {
+    return err;
+  }
+  const other = await findByTarget(deps.db, key);
+  return other
+    ? new AppError(
+        'workdir_in_use',
+        `deployment ${other.id} already uses this target workdir`,
+        409,
+        {
+          deployment_id: other.id,
+        },
+      )
+    : err;
+}
+
 /** The deployment routes (create, list, get, delete, history, logs). */
 export function deploymentRoutes(deps: ApiDeps): Router {
   const r = Router();
@@ -52,18 +70,8 @@ export function deploymentRoutes(deps: ApiDeps): Router {
   r.post('/deployments', async (req, res) => {
     const body = parseOr(createBody, req.body ?? {}, 'invalid_request', 'request body');
     const { manifest, scenario } = await validateManifest(body.manifest, deps.config);
-    const other = await findByTarget(deps.db, targetKey(manifest));
-    if (other) {
-      throw new AppError(
-        'workdir_in_use',
-        `deployment ${other.id} already uses this target workdir`,
-        409,
-        {
-          deployment_id: other.id,
-        },
-      );
-    }
-    // creation and the first run commit together: a crash leaves both or neither
+    // creation and the first run commit together: a crash leaves both or neither; the unique
+    // indexes of live workdirs and edge domains decide conflicts (409)
     const created = await createDeployment(
       deps.db,
       {
@@ -71,10 +79,13 @@ export function deploymentRoutes(deps: ApiDeps): Router {
         scenario: scenario.name,
         manifest,
         target_key: targetKey(manifest),
+        edge_key: edgeKey(manifest),
       },
       'api',
       async (trx, row) => (body.execute ? executeIn(trx, row.id) : { deployment: row }),
-    );
+    ).catch(async (err: unknown) => {
+      throw await withOwner(deps, err, targetKey(manifest));
+    });
     const runId = 'runId' in created ? created.runId : undefined;
     if (runId) {
       deps.relay.kick();

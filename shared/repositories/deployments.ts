@@ -29,6 +29,8 @@ export interface DeploymentRow {
   status: Status;
   manifest: Record<string, unknown>;
   target_key: string;
+  /** `<host>|<domain>` of the edge: one live owner each (null without an edge). */
+  edge_key: string | null;
   ssh_host_key: string | null;
   bundle: { sha256: string; size_bytes: number } | null;
   setup_result: StageResult | null;
@@ -84,10 +86,27 @@ export function encodePatch(patch: DeploymentPatch): Record<string, unknown> {
   return out;
 }
 
+/** The 409 for a unique index of live deployments: its workdir or its edge domain. */
+function uniqueViolation(constraint: string | undefined): AppError {
+  return constraint === 'deployments_live_edge_key'
+    ? new AppError(
+        'domain_in_use',
+        'another live deployment already serves this edge domain on this target host',
+        409,
+      )
+    : new AppError('workdir_in_use', 'another deployment already uses this target workdir', 409);
+}
+
 /** Creates a `pending` deployment and its first history event, atomically. */
 export async function createDeployment<T = DeploymentRow>(
   db: Db,
-  input: { name: string; scenario: string; manifest: Record<string, unknown>; target_key: string },
+  input: {
+    name: string;
+    scenario: string;
+    manifest: Record<string, unknown>;
+    target_key: string;
+    edge_key: string | null;
+  },
   actor: string,
   /** More work in the same transaction (e.g. starting a run): creation commits with it or not at all. */
   then: (trx: Db, row: DeploymentRow) => Promise<T> = async (_trx, row) => row as T,
@@ -96,14 +115,8 @@ export async function createDeployment<T = DeploymentRow>(
     const [row] = await trx('deployments')
       .insert(encodePatch({ ...input, progress: null }))
       .returning('*')
-      .catch((err: { code?: string }) => {
-        throw err.code === '23505'
-          ? new AppError(
-              'workdir_in_use',
-              'another deployment already uses this target workdir',
-              409,
-            )
-          : err;
+      .catch((err: { code?: string; constraint?: string }) => {
+        throw err.code === '23505' ? uniqueViolation(err.constraint) : err;
       });
     await insertEvent(trx, {
       deployment_id: row.id,
