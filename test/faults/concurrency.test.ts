@@ -1,0 +1,93 @@
+/** Run control under concurrent requests: one run at a time, one winner per race. */
+import { expect } from 'chai';
+import { startCluster, type Backend, type Cluster } from './cluster.js';
+import type { Reply } from './client.js';
+import { expectSettled } from './invariants.js';
+import { manifestFor } from './scenarios.js';
+
+const summary = (replies: Reply[]) =>
+  replies.map((r) => `${r.status} ${r.body?.error?.code ?? ''}`.trim());
+
+for (const backend of ['redis', 'postgres'] as Backend[]) {
+  describe(`faults: concurrent run control (${backend} queues)`, function () {
+    this.timeout(120_000);
+    let c: Cluster;
+
+    before(async () => {
+      c = await startCluster({ backend, workers: 2 });
+    });
+    after(async () => {
+      await c?.close();
+    });
+
+    /** A deployment that is `deployed`, with no run. */
+    async function deployed(): Promise<string> {
+      const r = await c.api.call('POST', '/deployments', {
+        manifest: await manifestFor(),
+        execute: true,
+      });
+      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      await c.api.waitFor(r.body.deployment.id, ['deployed'], 60_000);
+      return r.body.deployment.id;
+    }
+
+    it('50 concurrent executes of a fresh deployment start exactly one run', async () => {
+      const created = await c.api.call('POST', '/deployments', { manifest: await manifestFor() });
+      expect(created.status, JSON.stringify(created.body)).to.equal(201);
+      const id = created.body.deployment.id;
+      const replies = await Promise.all(
+        Array.from({ length: 50 }, () => c.api.call('POST', `/deployments/${id}/execute`, {})),
+      );
+      const won = replies.filter((r) => r.status === 202);
+      const lost = replies.filter((r) => r.status === 409);
+      expect(won.length, `one 202 expected: ${summary(replies).join(', ')}`).to.equal(1);
+      expect(lost.length, summary(replies).join(', ')).to.equal(49);
+      expect(lost.every((r) => r.body.error.code === 'already_running')).to.equal(true);
+      await c.api.waitFor(id, ['deployed'], 60_000);
+      await expectSettled(c, [id]);
+      const events = await c.api.history(id);
+      const runs = new Set(events.filter((e) => e.run_id).map((e) => e.run_id));
+      expect([...runs], 'one run in the history').to.deep.equal([won[0].body.run_id]);
+    });
+
+    it('execute, stop and DELETE fired together on a deployed deployment: one winner', async () => {
+      let id = await deployed();
+      const winners: string[] = [];
+      for (let round = 0; round < 6; round++) {
+        const all = [
+          ['execute', () => c.api.call('POST', `/deployments/${id}/execute`, {})],
+          ['stop', () => c.api.call('POST', `/deployments/${id}/stop`, {})],
+          ['delete', () => c.api.call('DELETE', `/deployments/${id}`)],
+        ] as const;
+        // each action is fired first in two of the rounds
+        const actions = [...all.slice(round % 3), ...all.slice(0, round % 3)];
+        const replies = await Promise.all(actions.map(([, fire]) => fire()));
+        const shown = `round ${round}: ${actions.map(([n], i) => `${n}=${summary([replies[i]])}`)}`;
+        const ok = replies.flatMap((r, i) => (r.status < 300 ? [actions[i][0]] : []));
+        expect(ok.length, `exactly one 2xx: ${shown}`).to.equal(1);
+        winners.push(ok[0]);
+        for (const [i, r] of replies.entries()) {
+          if (r.status >= 300) {
+            // a request that reads the row after the DELETE committed finds no deployment
+            const gone = ok[0] === 'delete' && r.status === 404;
+            expect(gone || r.body?.error?.code === 'already_running', shown).to.equal(true);
+            expect(gone || r.status === 409, `${actions[i][0]}: ${shown}`).to.equal(true);
+          }
+        }
+        if (ok[0] === 'delete') {
+          expect((await c.api.call('GET', `/deployments/${id}`)).status).to.equal(404);
+          id = await deployed();
+          continue;
+        }
+        const end = ok[0] === 'stop' ? 'stopped' : 'deployed';
+        await c.api.waitFor(id, [end], 60_000);
+        await expectSettled(c, [id], end);
+        if (end === 'stopped') {
+          expect((await c.api.call('POST', `/deployments/${id}/execute`, {})).status).to.equal(202);
+          await c.api.waitFor(id, ['deployed'], 60_000);
+        }
+      }
+      console.log(`      winners: ${winners.join(', ')}`);
+    });
+  });
+}
