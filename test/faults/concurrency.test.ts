@@ -20,15 +20,15 @@ for (const backend of ['redis', 'postgres'] as Backend[]) {
       await c?.close();
     });
 
-    /** A deployment that is `deployed`, with no run. */
-    async function deployed(): Promise<string> {
-      const r = await c.api.call('POST', '/deployments', {
-        manifest: await manifestFor(),
-        execute: true,
-      });
-      expect(r.status, JSON.stringify(r.body)).to.equal(201);
-      await c.api.waitFor(r.body.deployment.id, ['deployed'], 60_000);
-      return r.body.deployment.id;
+    /** `n` deployments that are `deployed`, with no run (deployed in parallel). */
+    async function deployed(n: number): Promise<string[]> {
+      const ids = await Promise.all(
+        Array.from({ length: n }, async () => (await c.api.create(await manifestFor())).id),
+      );
+      for (const id of ids) {
+        await c.api.waitFor(id, ['deployed'], 60_000);
+      }
+      return ids;
     }
 
     it('50 concurrent executes of a fresh deployment start exactly one run', async () => {
@@ -51,9 +51,9 @@ for (const backend of ['redis', 'postgres'] as Backend[]) {
     });
 
     it('execute, stop and DELETE fired together on a deployed deployment: one winner', async () => {
-      let id = await deployed();
-      const winners: string[] = [];
-      for (let round = 0; round < 6; round++) {
+      const ids = await deployed(6);
+      const ends: Record<string, string> = {};
+      for (const [round, id] of ids.entries()) {
         const all = [
           ['execute', () => c.api.call('POST', `/deployments/${id}/execute`, {})],
           ['stop', () => c.api.call('POST', `/deployments/${id}/stop`, {})],
@@ -65,7 +65,6 @@ for (const backend of ['redis', 'postgres'] as Backend[]) {
         const shown = `round ${round}: ${actions.map(([n], i) => `${n}=${summary([replies[i]])}`)}`;
         const ok = replies.flatMap((r, i) => (r.status < 300 ? [actions[i][0]] : []));
         expect(ok.length, `exactly one 2xx: ${shown}`).to.equal(1);
-        winners.push(ok[0]);
         for (const [i, r] of replies.entries()) {
           if (r.status >= 300) {
             // a request that reads the row after the DELETE committed finds no deployment
@@ -74,20 +73,19 @@ for (const backend of ['redis', 'postgres'] as Backend[]) {
             expect(gone || r.status === 409, `${actions[i][0]}: ${shown}`).to.equal(true);
           }
         }
-        if (ok[0] === 'delete') {
+        ends[id] = { execute: 'deployed', stop: 'stopped', delete: 'deleted' }[ok[0]];
+      }
+      const winners = Object.values(ends);
+      for (const [id, end] of Object.entries(ends)) {
+        if (end === 'deleted') {
           expect((await c.api.call('GET', `/deployments/${id}`)).status).to.equal(404);
-          id = await deployed();
-          continue;
-        }
-        const end = ok[0] === 'stop' ? 'stopped' : 'deployed';
-        await c.api.waitFor(id, [end], 60_000);
-        await expectSettled(c, [id], end);
-        if (end === 'stopped') {
-          expect((await c.api.call('POST', `/deployments/${id}/execute`, {})).status).to.equal(202);
-          await c.api.waitFor(id, ['deployed'], 60_000);
+          delete ends[id];
+        } else {
+          await c.api.waitFor(id, [end], 60_000);
         }
       }
-      console.log(`      winners: ${winners.join(', ')}`);
+      await expectSettled(c, Object.keys(ends), ends);
+      console.log(`      ends: ${winners.join(', ')}`);
     });
   });
 }
