@@ -1,24 +1,30 @@
 /** createApp(deps): the Express app, without listening (tests use it directly). */
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import express, { type Express } from 'express';
 import { pingDb } from '../shared/db.js';
 import { withTimeout } from '../shared/infra.js';
-import { QUEUE_NAMES } from '../shared/queues.js';
-import { requireToken } from './auth.js';
+import { authenticate, authorize } from './auth.js';
+import { boardRoutes } from './board.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, notFoundRoute } from './errors.js';
+import { hostCheck } from './host-check.js';
+import { requireJson } from './json-only.js';
+import { rateLimiter } from './rate-limit.js';
 import { actionRoutes } from './routes/actions.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { inspectRoutes } from './routes/inspect.js';
+import { tokenRoutes } from './routes/tokens.js';
 
 const BOARD_PATH = '/admin/queues';
 
-/** Builds the app: health probes, Bull Board, the v1 API, and the error middleware. */
+/**
+ * Builds the app: the Host check, health probes, Bull Board, the v1 API, and the error
+ * middleware. Bull Board and /api/v1 sit behind one guard: who is calling (authenticate), the
+ * rate limit, then 401/403 (authorize); /api/v1 also requires JSON for state changes.
+ */
 export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(hostCheck(deps.config));
   app.use(express.json({ limit: '1mb' }));
 
   app.get('/healthz', (_req, res) => {
@@ -35,16 +41,19 @@ export function createApp(deps: ApiDeps): Express {
     res.status(database && queues ? 200 : 503).json({ ok: database && queues, database, queues });
   });
 
-  const board = new ExpressAdapter();
-  board.setBasePath(BOARD_PATH);
-  createBullBoard({
-    queues: QUEUE_NAMES.map((n) => new BullMQAdapter(deps.queues.queue(n))),
-    serverAdapter: board,
-  });
-  const auth = requireToken(deps.config.API_TOKEN);
-  app.use(BOARD_PATH, auth, board.getRouter());
+  // one limiter instance for both mounts: a token's requests share one count
+  const auth = [authenticate(deps), rateLimiter(deps.config.RATE_LIMIT_PER_MINUTE), authorize];
+  app.use(BOARD_PATH, auth, boardRoutes(deps.queues, BOARD_PATH));
 
-  app.use('/api/v1', auth, deploymentRoutes(deps), inspectRoutes(deps), actionRoutes(deps));
+  app.use(
+    '/api/v1',
+    auth,
+    requireJson,
+    tokenRoutes(deps),
+    deploymentRoutes(deps),
+    inspectRoutes(deps),
+    actionRoutes(deps),
+  );
   app.use(notFoundRoute);
   app.use(errorHandler(deps.logger));
   return app;

@@ -78,6 +78,19 @@ export const configSchema = z.object({
   JOB_LOCK_SECONDS: envNumber(1, 3600, 30),
   /** Test-only fault hook (e.g. `crash_after_commit:setup`); never set it in production. */
   STAGECOACH_TEST_FAULT: z.string().optional(),
+  /** Host names the API answers besides its bind address and loopback, comma-separated (any port). */
+  ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9.:[\]_-]+$/, 'a host name or IP address'))),
+  /** API requests per minute per token (or per client address without one); 0 turns it off. */
+  RATE_LIMIT_PER_MINUTE: envNumber(0, 1_000_000, 600),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

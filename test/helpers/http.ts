@@ -22,7 +22,9 @@ export async function serve(app: Express): Promise<ApiClient> {
     async call(method, path, body) {
       const res = await fetch(`${url}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        // the API takes state changes as JSON only, a bodiless POST included
+        headers:
+          method === 'GET' || method === 'HEAD' ? {} : { 'content-type': 'application/json' },
         body:
           body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
@@ -38,7 +40,8 @@ export async function serve(app: Express): Promise<ApiClient> {
         if (statuses.includes(body?.deployment?.status) && !body.deployment.run_active) {
           return body.deployment;
         }
-        await new Promise((r) => setTimeout(r, 100));
+        // 150 ms: one wait stays well inside the default RATE_LIMIT_PER_MINUTE (600)
+        await new Promise((r) => setTimeout(r, 150));
       }
       throw new Error(
         `deployment ${id} did not reach ${statuses.join('|')}: ${JSON.stringify(last)}`,

@@ -28,6 +28,8 @@ describe('shared/config', () => {
         EMBEDDED_PG_PORT: 54329,
         QUEUE_PREFIX: 'stagecoach',
         LOG_LEVEL: 'info',
+        ALLOWED_HOSTS: [],
+        RATE_LIMIT_PER_MINUTE: 600,
         PREFLIGHT_MIN_DISK_MB: 1024,
         PREFLIGHT_MIN_MEMORY_MB: 256,
         RUN_LEASE_SECONDS: 60,
