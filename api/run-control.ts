@@ -8,8 +8,6 @@ import type { Db } from '../shared/db.js';
 import type { RunKind } from '../shared/runs.js';
 import type { ApiDeps } from './deps.js';
 
-const ACTOR = 'api';
-
 export interface Started {
   deployment: DeploymentRow;
   runId: string;
@@ -61,20 +59,21 @@ export async function startAction(
   id: string,
   kind: RunKind,
   flag: boolean,
+  actor: string,
 ): Promise<Started> {
-  const started = await startRun(deps.db, id, kind, ACTOR, PLANS[kind](flag));
+  const started = await startRun(deps.db, id, kind, actor, PLANS[kind](flag));
   deps.relay.kick();
   return started;
 }
 
 /** Starts an execute run inside `trx` (create with `execute: true`). */
-export function executeIn(trx: Db, id: string): Promise<Started> {
-  return startRunIn(trx, id, 'execute', ACTOR, PLANS.execute(false));
+export function executeIn(trx: Db, id: string, actor: string): Promise<Started> {
+  return startRunIn(trx, id, 'execute', actor, PLANS.execute(false));
 }
 
 /** Cancel: ends a queued run now, or asks the worker holding it to stop. */
-export async function cancel(deps: ApiDeps, id: string): Promise<Started> {
-  const result = await requestCancel(deps.db, id, ACTOR);
+export async function cancel(deps: ApiDeps, id: string, actor: string): Promise<Started> {
+  const result = await requestCancel(deps.db, id, actor);
   deps.relay.kick();
   return result;
 }

@@ -1,5 +1,6 @@
 /** Action routes: execute, retry, redeploy, stop, cancel (inspect lives in ./inspect.ts). */
 import { Router } from 'express';
+import { actor } from '../actor.js';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
 import { parseOr } from '../errors.js';
@@ -22,18 +23,22 @@ export function actionRoutes(deps: ApiDeps): Router {
   for (const kind of ['execute', 'retry', 'redeploy'] as const) {
     r.post(`/deployments/:id/${kind}`, async (req, res) => {
       const { force_rebuild } = body(rebuildBody, req.body);
-      res.status(202).json(accepted(await startAction(deps, req.params.id, kind, force_rebuild)));
+      res
+        .status(202)
+        .json(accepted(await startAction(deps, req.params.id, kind, force_rebuild, actor(res))));
     });
   }
 
   r.post('/deployments/:id/stop', async (req, res) => {
     const { stop_resources } = body(stopBody, req.body);
-    res.status(202).json(accepted(await startAction(deps, req.params.id, 'stop', stop_resources)));
+    res
+      .status(202)
+      .json(accepted(await startAction(deps, req.params.id, 'stop', stop_resources, actor(res))));
   });
 
   r.post('/deployments/:id/cancel', async (req, res) => {
     body(emptyBody, req.body);
-    res.status(202).json(accepted(await cancel(deps, req.params.id)));
+    res.status(202).json(accepted(await cancel(deps, req.params.id, actor(res))));
   });
 
   return r;

@@ -17,6 +17,7 @@ import { edgeKey, targetKey } from '../../shared/targets.js';
 import type { ApiDeps } from '../deps.js';
 import { parseOr } from '../errors.js';
 import { executeIn } from '../run-control.js';
+import { actor } from '../actor.js';
 import { validateManifest } from '../validate-manifest.js';
 import { deploymentView } from '../view.js';
 
@@ -81,8 +82,8 @@ export function deploymentRoutes(deps: ApiDeps): Router {
         target_key: targetKey(manifest),
         edge_key: edgeKey(manifest),
       },
-      'api',
-      async (trx, row) => (body.execute ? executeIn(trx, row.id) : { deployment: row }),
+      actor(res),
+      async (trx, row) => (body.execute ? executeIn(trx, row.id, actor(res)) : { deployment: row }),
     ).catch(async (err: unknown) => {
       throw await withOwner(deps, err, targetKey(manifest));
     });

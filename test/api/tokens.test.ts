@@ -172,6 +172,26 @@ describe('api: named tokens', function () {
       ]);
     });
 
+    it('names the token in the history of what it did', async () => {
+      const made = await call(api, 'POST', '/deployments', {
+        token: full,
+        body: { manifest: buildManifest({ target: { type: 'local', workdir: 'targets/actor' } }) },
+      });
+      const id = made.body.deployment.id;
+      expect(
+        (await call(api, 'POST', `/deployments/${id}/execute`, { token: full, body: {} })).status,
+      ).to.equal(202);
+      expect(
+        (await call(api, 'POST', `/deployments/${id}/cancel`, { token: full, body: {} })).status,
+      ).to.equal(202);
+      const events = (await call(api, 'GET', `/deployments/${id}/history`, { token: full })).body
+        .events;
+      const byKind = (k: string) => events.find((e: { kind: string }) => e.kind === k);
+      expect(byKind('run_started').actor).to.equal('token:ci');
+      expect(events[0].actor).to.equal('token:ci');
+      expect(events.at(-1).actor).to.equal('token:ci');
+    });
+
     it('revokes: the token stops working at once, a second revoke is 404, the name is free again', async () => {
       expect((await call(api, 'DELETE', '/tokens/viewer', { token: full })).status).to.equal(204);
       expect((await call(api, 'GET', '/deployments', { token: viewer })).status).to.equal(401);

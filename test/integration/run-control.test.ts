@@ -85,9 +85,15 @@ describe('run control: cancel, timeouts, host limit', function () {
 
   async function cancelDuringBuild(id: string, needle: string) {
     expect((await api.call('POST', `/api/v1/deployments/${id}/execute`, {})).status).to.equal(202);
-    await until('the build step', async () =>
-      (await get(id)).progress?.step === 'build' && running(needle) ? true : undefined,
-    );
+    let last: unknown;
+    await until(`the build step (last seen: ${JSON.stringify(last)})`, async () => {
+      last = await get(id);
+      return (last as { progress?: { step: string } }).progress?.step === 'build' && running(needle)
+        ? true
+        : undefined;
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(last)}`);
+    });
     const asked = Date.now();
     const res = await api.call('POST', `/api/v1/deployments/${id}/cancel`, {});
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
