@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { startCluster, type Cluster } from './cluster.js';
 import type { Reply } from './client.js';
 import { eventsOf, expectSettled } from './invariants.js';
-import { holderOfSleep, holderOfWorkdir, markerLines, workdirOf } from './probes.js';
+import { holderOfCommand, holderOfSleep, markerLines, workdirOf } from './probes.js';
 import { isRunning, sleep, until } from './procs.js';
 import { manifestFor, markedStart, sleepArg, writeScenario } from './scenarios.js';
 
@@ -28,7 +28,7 @@ describe('faults: crashes (redis queues)', function () {
     const marker = path.join(c.dataDir, 'started-setup-kill');
     const scenario = await writeScenario(c.scenariosDir, 'big-setup', {
       start: markedStart(marker),
-      files: { 'blob.bin': randomBytes(120 * 1024 * 1024) }, // a transfer and extract of ~1 s
+      files: { 'blob.bin': randomBytes(120 * 1024 * 1024) }, // an extract of ~0.6 s
     });
     const manifest = await manifestFor(scenario);
     const { id } = await c.api.create(manifest);
@@ -38,7 +38,8 @@ describe('faults: crashes (redis queues)', function () {
       () => `setup never started\n${c.logs()}`,
       20,
     );
-    const victim = await holderOfWorkdir(c, workdirOf(manifest));
+    // extracting the big bundle: there is still work left in setup when the kill lands
+    const victim = await holderOfCommand(c, workdirOf(manifest), 'tar');
     await c.kill(victim);
     expect((await c.api.get(id))?.status, 'the kill landed mid-setup').to.equal('setup_running');
     const d = await c.api.waitFor(id, ['deployed'], 60_000);
@@ -100,6 +101,14 @@ describe('faults: crashes (redis queues)', function () {
       c.api.call('POST', '/deployments', { manifest, execute: true }).catch((e: Error) => e),
     );
     await sleep(250);
+    // on a loaded machine 0.25 s may not see a commit yet: the kill must land mid-burst
+    const count = async () => Number((await c.db('deployments').count('* as n'))[0].n);
+    await until(
+      async () => (await count()) > before.size,
+      20_000,
+      () => 'no create committed',
+      5,
+    );
     await c.kill(c.apiProc);
     const replies = await Promise.all(inflight);
     const created = replies.filter((r): r is Reply => !(r instanceof Error) && r.status === 201);

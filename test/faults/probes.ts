@@ -31,10 +31,25 @@ export function holderOfSleep(c: Cluster, arg: string, timeoutMs = 30_000): Prom
   return holderOf(c, () => pgrep(`sleep ${arg}`), `sleep ${arg}`, timeoutMs);
 }
 
-/** The worker running a command inside the local target `workdir` (manifest-relative). */
-export function holderOfWorkdir(c: Cluster, workdir: string, timeoutMs = 30_000): Promise<Proc> {
+/** The worker running `command` (its /proc comm, e.g. `tar`) in the local target `workdir`. */
+export function holderOfCommand(
+  c: Cluster,
+  workdir: string,
+  command: string,
+  timeoutMs = 30_000,
+): Promise<Proc> {
   const dir = path.join(c.dataDir, workdir);
-  return holderOf(c, () => pidsWithCwdUnder(dir), `a command in ${dir}`, timeoutMs);
+  const pids = () => pidsWithCwdUnder(dir).filter((pid) => commOf(pid) === command);
+  return holderOf(c, pids, `${command} in ${dir}`, timeoutMs);
+}
+
+/** The command name of a process ('' when it is gone). */
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** Waits until no process runs `sleep <arg>`; throws with what is left after `timeoutMs`. */
