@@ -3,9 +3,10 @@
  * checks pass and HTTPS is verified against Caddy's internal root; stop removes the site.
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import https from 'node:https';
+import path from 'node:path';
 import { buildManifest } from '../factories.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { serve, type ApiClient } from '../helpers/http.js';
@@ -34,6 +35,8 @@ describe('pipeline over SSH behind Caddy with HTTPS (tls: internal)', function (
   let api: ApiClient;
   let host: RemoteHost;
   let scenarios: string;
+  /** The managed Caddy's own dir (as root outside the remote dir: stagecoach-caddy's). */
+  let runDir: string | undefined;
 
   before(async function () {
     requireBinary(SSHD_BINARY, 'openssh-server', this);
@@ -50,6 +53,9 @@ describe('pipeline over SSH behind Caddy with HTTPS (tls: internal)', function (
     await h?.close();
     await host?.close();
     await rm(scenarios ?? '/nonexistent', { recursive: true, force: true });
+    if (runDir?.startsWith('/var/lib/stagecoach-caddy/')) {
+      await rm(runDir, { recursive: true, force: true });
+    }
   });
 
   it('reaches deployed with processes, ports and HTTPS verified; stop removes the site', async () => {
@@ -73,6 +79,17 @@ describe('pipeline over SSH behind Caddy with HTTPS (tls: internal)', function (
       https: true,
     });
     expect(d.deploy_result.edge.mode).to.equal('managed');
+    // finding 4 (issue 7): the admin API is a unix socket; as root Caddy runs unprivileged
+    const admin = String(d.deploy_result.edge.admin);
+    expect(admin).to.match(/^unix\/\/.+\/admin\/admin\.sock$/);
+    runDir = path.dirname(path.dirname(admin.slice('unix/'.length)));
+    if (process.getuid?.() === 0) {
+      expect(d.deploy_result.edge.caddy_user).to.equal('stagecoach-caddy');
+      const pid = Number(readFileSync(path.join(host.edgeHome, 'caddy.pid'), 'utf8'));
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      expect(uid).to.equal(String(statSync(path.join(runDir, 'data')).uid));
+      expect(uid).not.to.equal('0');
+    }
     expect(d.deploy_result.edge.https.verified).to.equal(true);
     const https_ = d.deploy_result.steps.find((s: { id: string }) => s.id === 'https_check');
     expect(https_.ok).to.equal(true);

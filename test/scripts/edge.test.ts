@@ -3,15 +3,21 @@
  * setup) with a real Caddy in managed mode: hand-assembled releases, hello-web services.
  */
 import { expect } from 'chai';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { shellEnvFile } from '../../shared/shell.js';
-import { IN_CI } from '../helpers/env.js';
+import {
+  CADDY,
+  edgeGet,
+  killMentioning,
+  requireCaddy,
+  statusOf,
+  waitForStatus,
+  type Answer,
+} from '../helpers/edge-caddy.js';
 import { freePort } from '../helpers/ports.js';
 import {
   alive,
@@ -27,73 +33,8 @@ import {
   type RunResult,
 } from '../helpers/target-release.js';
 
-const CADDY = '/usr/bin/caddy';
-
-/** Fails under CI=true (naming the Debian package) or skips when Caddy is not installed. */
-function requireCaddy(ctx: Mocha.Context): void {
-  if (existsSync(CADDY)) {
-    return;
-  }
-  if (IN_CI) {
-    throw new Error(`${CADDY} is missing: apt-get install caddy (Debian package caddy)`);
-  }
-  ctx.skip();
-}
-
-type Answer = { status: number } | { error: string };
-
-/** GET through the edge: HTTPS checked against `ca` for `domain`, or plain HTTP when no ca. */
-function edgeGet(port: number, domain: string, urlPath: string, ca?: string): Promise<Answer> {
-  return new Promise((resolve) => {
-    const options = {
-      host: '127.0.0.1',
-      port,
-      path: urlPath,
-      headers: { host: `${domain}:${port}` },
-      agent: false,
-      timeout: 5000,
-    };
-    const done = (res: http.IncomingMessage): void => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0 });
-    };
-    const req = ca
-      ? https.get({ ...options, ca, servername: domain }, done)
-      : http.get(options, done);
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (err) => resolve({ error: err.message }));
-  });
-}
-
-/** Repeats edgeGet until it answers `status` (Caddy issues internal certificates on start). */
-async function waitForStatus(
-  get: () => Promise<Answer>,
-  status: number,
-  timeoutMs = 15_000,
-): Promise<Answer> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answer = await get();
-    if (('status' in answer && answer.status === status) || Date.now() > deadline) {
-      return answer;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** Pids of live processes whose command line mentions `text` (a test's edge dir). */
-function pidsMentioning(text: string): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+/** As root the managed Caddy's own dir (storage, admin socket) is outside the edge dir. */
+const IS_ROOT = process.getuid?.() === 0;
 
 describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
   let root: string | undefined;
@@ -104,6 +45,7 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
   let httpsPort: number;
   let caddyPid = 0;
   let ca = '';
+  let runDir = '';
   const pids = new Set<number>();
   const domain = (name: string): string => `${name}.stagecoach.test`;
 
@@ -124,7 +66,7 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
     edgeGet(port, domain(name), '/health', ca);
   // Right after a reload Caddy 2.6 may fail a handshake or two ("tlsv1 alert internal error")
   // while it loads the certificates of the new config: allow it a moment.
-  const servesHttps = (name: string): Promise<Answer> =>
+  const servesHttps = (name: string): Promise<number | string> =>
     waitForStatus(() => getHttps(name), 200, 5000);
   const caddyRunning = (): boolean => alive(caddyPid);
 
@@ -160,19 +102,16 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
       await run(name, 'stop').catch(() => undefined);
     }
     if (root) {
-      for (const pid of pidsMentioning(root)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      killMentioning(root, ...(runDir ? [runDir] : []));
     }
     for (const home of Object.values(homes)) {
       await cleanUp(home, pids);
     }
     if (root) {
       await rm(root, { recursive: true, force: true });
+    }
+    if (IS_ROOT && runDir) {
+      await rm(runDir, { recursive: true, force: true });
     }
   });
 
@@ -191,23 +130,30 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
       site: path.join(edgeDir, 'sites', `${domain('a')}.caddy`),
       http_port: httpPort,
       https_port: httpsPort,
-      root_ca: path.join(edgeDir, 'data/pki/authorities/local/root.crt'),
       health_path: '/health',
     });
-    const adminPort = readFileSync(path.join(edgeDir, 'admin.port'), 'utf8').trim();
-    expect(r.admin).to.equal(`127.0.0.1:${adminPort}`);
+    // Caddy's own dir: the edge dir, or as root one of stagecoach-caddy's (it cannot reach /root)
+    runDir = IS_ROOT ? path.dirname(path.dirname(String(r.admin).slice('unix/'.length))) : edgeDir;
+    if (IS_ROOT) {
+      expect(runDir).to.match(/^\/var\/lib\/stagecoach-caddy\/[0-9a-f]{16}$/);
+    }
+    expect(r.root_ca).to.equal(path.join(runDir, 'data/pki/authorities/local/root.crt'));
+    const socket = path.join(runDir, 'admin', 'admin.sock');
+    expect(r.admin).to.equal(`unix/${socket}`);
+    expect(statSync(socket).isSocket()).to.equal(true);
+    expect(statSync(path.dirname(socket)).mode & 0o777).to.equal(0o700);
     expect(readFileSync(r.site, 'utf8')).to.equal(
       `https://${domain('a')}:${httpsPort} {\n\ttls internal\n\treverse_proxy 127.0.0.1:${webPorts.a}\n}\n`,
     );
     const caddyfile = readFileSync(path.join(edgeDir, 'Caddyfile'), 'utf8');
-    expect(caddyfile).to.contain(`admin 127.0.0.1:${adminPort}\n`);
+    expect(caddyfile).to.contain(`admin unix/${socket}\n`);
     expect(caddyfile).to.contain(`https_port ${httpsPort}\n`);
-    expect(caddyfile).to.contain(`storage file_system ${edgeDir}/data\n`);
+    expect(caddyfile).to.contain(`storage file_system ${runDir}/data\n`);
     expect(caddyfile).to.contain(`import ${edgeDir}/sites/*.caddy`);
     caddyPid = Number(readFileSync(path.join(edgeDir, 'caddy.pid'), 'utf8'));
     expect(caddyRunning()).to.equal(true);
     ca = readFileSync(r.root_ca, 'utf8');
-    expect(await waitForStatus(() => getHttps('a'), 200)).to.deep.equal({ status: 200 });
+    expect(await waitForStatus(() => getHttps('a'), 200)).to.equal(200);
     const status = resultOf(ok(await run('a', 'status')));
     expect(status.edge).to.deep.equal({ mode: 'managed', running: true, site: true });
   });
@@ -224,8 +170,8 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
     const r = resultOf(ok(await run('b', 'edge-apply')));
     expect(r).to.include({ changed: true, started: false, edge_dir: edgeDir });
     expect(Number(readFileSync(path.join(edgeDir, 'caddy.pid'), 'utf8'))).to.equal(caddyPid);
-    expect(await waitForStatus(() => getHttps('b'), 200)).to.deep.equal({ status: 200 });
-    expect(await servesHttps('a')).to.deep.equal({ status: 200 });
+    expect(await waitForStatus(() => getHttps('b'), 200)).to.equal(200);
+    expect(await servesHttps('a')).to.equal(200);
   });
 
   it('a domain Caddy rejects fails naming it, and the previous config still serves', async function () {
@@ -244,8 +190,8 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
     const siteAfter = readFileSync(path.join(edgeDir, 'sites', `${domain('a')}.caddy`), 'utf8');
     expect(siteAfter).to.equal(siteBefore);
     expect(caddyRunning()).to.equal(true);
-    expect(await servesHttps('a')).to.deep.equal({ status: 200 });
-    expect(await servesHttps('b')).to.deep.equal({ status: 200 });
+    expect(await servesHttps('a')).to.equal(200);
+    expect(await servesHttps('b')).to.equal(200);
   });
 
   it('a reload Caddy refuses (HTTPS port taken) is rolled back', async function () {
@@ -269,7 +215,7 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
     }
     expect(readFileSync(path.join(edgeDir, 'Caddyfile'), 'utf8')).to.equal(caddyfileBefore);
     expect(existsSync(path.join(edgeDir, 'Caddyfile.prev'))).to.equal(true);
-    expect(await servesHttps('a')).to.deep.equal({ status: 200 });
+    expect(await servesHttps('a')).to.equal(200);
   });
 
   it('stop removes the site; the last stop stops Caddy', async function () {
@@ -279,8 +225,8 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
       edge: { site_removed: true, caddy_stopped: false },
     });
     expect(existsSync(path.join(edgeDir, 'sites', `${domain('a')}.caddy`))).to.equal(false);
-    expect(await servesHttps('b')).to.deep.equal({ status: 200 });
-    expect(await getHttps('a')).not.to.deep.equal({ status: 200 });
+    expect(await servesHttps('b')).to.equal(200);
+    expect(statusOf(await getHttps('a'))).not.to.equal(200);
     expect(caddyRunning()).to.equal(true);
     // Without STAGECOACH_EDGE_HOME (as a plain `manage.sh stop`): the recorded edge dir.
     const b = resultOf(ok(await manage(homes.b, 'r1', 'stop')));
@@ -299,7 +245,7 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
     );
     caddyPid = Number(readFileSync(path.join(edgeDir, 'caddy.pid'), 'utf8'));
     const get = (): Promise<Answer> => edgeGet(httpPort, domain('c'), '/health');
-    expect(await waitForStatus(get, 200)).to.deep.equal({ status: 200 });
+    expect(await waitForStatus(get, 200)).to.equal(200);
     expect(resultOf(ok(await run('c', 'stop'))).edge).to.deep.equal({
       site_removed: true,
       caddy_stopped: true,

@@ -2,17 +2,20 @@
 # The edge's commands: cmd_edge_apply, and the edge parts of status and stop.
 # Sourced by manage.sh (see docs/target-layout.md); defines functions only.
 
-# Loads config/edge.env, finds the mode and the edge dir, and creates the dirs it needs.
+# Loads config/edge.env, finds the mode and the edge dir, and creates the sites dir.
 edge_prepare() {
   load_edge
   edge_paths create
-  if [[ $EDGE_MODE == managed ]]; then
-    ensure_dir 755 "$EDGE_SITES"
-    ensure_dir 700 "$EDGE_DIR/data"
-    ensure_dir 700 "$EDGE_DIR/config"
-  else
-    ensure_dir 755 "$EDGE_SITES"
-  fi
+  ensure_dir 755 "$EDGE_SITES"
+}
+
+# The managed Caddy's user and dirs (edge-caddy.sh), once the edge lock is held.
+edge_prepare_managed() {
+  # sun_path holds 108 bytes with the terminating NUL
+  (($(printf '%s' "$EDGE_SOCK" | wc -c) <= 107)) ||
+    die 2 "edge-apply: the admin socket path $EDGE_SOCK is longer than 107 bytes (the limit of unix sockets); set STAGECOACH_EDGE_HOME to a shorter path"
+  edge_caddy_user
+  caddy_dirs
 }
 
 cmd_edge_apply() {
@@ -22,10 +25,11 @@ cmd_edge_apply() {
   take_edge_lock edge-apply
   command -v caddy >/dev/null ||
     die 1 "edge-apply: caddy is not installed; run ./manage.sh setup, or install the Debian package caddy"
-  local changed=false started=false listen=${EDGE_HTTPS_PORT:-$EDGE_HTTP_PORT} caddyfile
+  local changed=false started=false caddyfile admin=null user=null
   if [[ $EDGE_MODE == managed ]]; then
-    edge_admin_port
+    edge_prepare_managed
     caddyfile=$(render_managed_caddyfile)
+    admin="\"unix/$EDGE_SOCK\"" user="\"${EDGE_CADDY_USER:-$(id -un)}\""
   else
     caddyfile=$(render_system_caddyfile)
   fi
@@ -35,7 +39,7 @@ cmd_edge_apply() {
     say "edge: $EDGE_MODE config changed for $EDGE_DOMAIN, validating"
     caddy_validate || edge_fail "caddy validate"
   fi
-  if caddy_running; then
+  if caddy_running && ! caddy_legacy; then
     if $changed; then
       caddy_reload || edge_fail "reloading Caddy"
       say "edge: caddy reloaded ($EDGE_SITE_FILE)"
@@ -46,19 +50,18 @@ cmd_edge_apply() {
     CADDY_OUT=$(systemctl start caddy 2>&1 </dev/null 8>&- 9>&-) || edge_fail "starting caddy.service"
     started=true
   else
-    caddy_start "$listen" || edge_fail "starting Caddy (log $EDGE_DIR/caddy.log)"
+    caddy_retire_legacy || true
+    caddy_start || edge_fail "starting Caddy (log $EDGE_DIR/caddy.log)"
     started=true
-    say "edge: caddy started (pid $(caddy_pid), admin 127.0.0.1:$EDGE_ADMIN_PORT, log $EDGE_DIR/caddy.log)"
+    say "edge: caddy started (pid $(caddy_pid), user ${EDGE_CADDY_USER:-$(id -un)}, admin unix/$EDGE_SOCK, log $EDGE_DIR/caddy.log)"
   fi
   if [[ $EDGE_MODE == managed ]]; then
     ensure_state_dirs
     printf '%s\n' "$EDGE_DIR" >"$STATE/edge.dir"
   fi
-  result "$(printf '{"mode":"%s","changed":%s,"started":%s,"edge_dir":"%s","site":"%s","http_port":%s,"https_port":%s,"admin":%s,"root_ca":"%s","health_path":"%s"}' \
+  result "$(printf '{"mode":"%s","changed":%s,"started":%s,"edge_dir":"%s","site":"%s","http_port":%s,"https_port":%s,"admin":%s,"caddy_user":%s,"root_ca":"%s","health_path":"%s"}' \
     "$EDGE_MODE" "$changed" "$started" "$EDGE_DIR" "$EDGE_SITE_FILE" "$EDGE_HTTP_PORT" \
-    "$(num_or_null "$EDGE_HTTPS_PORT")" \
-    "$(if [[ -n $EDGE_ADMIN_PORT ]]; then printf '"127.0.0.1:%s"' "$EDGE_ADMIN_PORT"; else printf null; fi)" \
-    "$EDGE_ROOT_CA" "$(json_escape "$EDGE_HEALTH")")"
+    "$(num_or_null "$EDGE_HTTPS_PORT")" "$admin" "$user" "$EDGE_ROOT_CA" "$(json_escape "$EDGE_HEALTH")")"
 }
 
 # The JSON-safe text of $1 (backslashes and double quotes escaped).
@@ -72,7 +75,6 @@ json_escape() {
 edge_status() {
   load_edge
   edge_paths
-  [[ $EDGE_MODE == system ]] || read -r EDGE_ADMIN_PORT 2>/dev/null <"$EDGE_DIR/admin.port" || true
   local running=false site=false
   if caddy_running; then running=true; fi
   if [[ -f $EDGE_SITE_FILE ]]; then site=true; fi
@@ -95,7 +97,6 @@ edge_stop() {
   if edge_remove "$EDGE_SITE_FILE"; then removed=true; fi
   for f in "$EDGE_SITES"/*.caddy; do if [[ -e $f ]]; then left+=("$f"); fi; done
   if [[ $EDGE_MODE == managed ]]; then
-    read -r EDGE_ADMIN_PORT 2>/dev/null <"$EDGE_DIR/admin.port" || true
     if ((${#left[@]} == 0)); then
       if caddy_stop; then stopped=true; fi
     elif $removed && caddy_running; then

@@ -7,6 +7,11 @@
 SYSTEM_CADDYFILE=/etc/caddy/Caddyfile
 SYSTEM_SITES=/etc/caddy/stagecoach
 SYSTEM_ROOT_CA=/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt
+# As root, the managed Caddy runs as this system user (created when missing), from a dir of its
+# own under its home: one per edge dir.
+# shellcheck disable=SC2034 # read by edge-caddy.sh
+CADDY_USER=stagecoach-caddy
+CADDY_USER_HOME=/var/lib/stagecoach-caddy
 
 # True when the release has an edge (the manifest had `edge`).
 has_edge() { [[ -f $CONFIG_DIR/edge.env ]]; }
@@ -62,14 +67,15 @@ edge_mode() {
   echo managed
 }
 
-# Sets EDGE_MODE, EDGE_DIR, EDGE_SITES, EDGE_SITE_FILE, EDGE_CADDYFILE, EDGE_LOCK, EDGE_ROOT_CA;
-# with `create`, creates the managed edge dir.
+# Sets EDGE_MODE, EDGE_DIR, EDGE_SITES, EDGE_SITE_FILE, EDGE_CADDYFILE, EDGE_LOCK, EDGE_ROOT_CA,
+# and Caddy's own paths (edge_run_paths); with `create`, creates the managed edge dir.
 # shellcheck disable=SC2034 # read by edge-caddy.sh and edge-commands.sh
 edge_paths() {
   EDGE_MODE=$(edge_mode)
+  EDGE_CADDY_USER='' EDGE_AS=()
   if [[ $EDGE_MODE == system ]]; then
     EDGE_DIR=$SYSTEM_SITES EDGE_SITES=$SYSTEM_SITES EDGE_CADDYFILE=$SYSTEM_CADDYFILE
-    EDGE_ROOT_CA=$SYSTEM_ROOT_CA EDGE_ADMIN_PORT=''
+    EDGE_ROOT_CA=$SYSTEM_ROOT_CA EDGE_RUN=$SYSTEM_SITES EDGE_SOCK=''
   else
     EDGE_DIR=${STAGECOACH_EDGE_HOME:-}
     # A caller without STAGECOACH_EDGE_HOME (stop, status) finds the edge edge-apply used.
@@ -84,9 +90,23 @@ edge_paths() {
       die 2 "edge: the edge dir '$EDGE_DIR' contains characters Caddyfiles cannot take; set STAGECOACH_EDGE_HOME to a plain path" ;;
     esac
     EDGE_SITES=$EDGE_DIR/sites EDGE_CADDYFILE=$EDGE_DIR/Caddyfile
-    EDGE_ROOT_CA=$EDGE_DIR/data/pki/authorities/local/root.crt
+    edge_run_paths
+    EDGE_ROOT_CA=$EDGE_RUN/data/pki/authorities/local/root.crt
   fi
   EDGE_SITE_FILE=$EDGE_SITES/$EDGE_DOMAIN.caddy EDGE_LOCK=$EDGE_SITES/.edge.lock
+}
+
+# Sets EDGE_RUN, the managed Caddy's own dir: its storage (data/), XDG config dir (config/),
+# admin socket (admin/admin.sock, EDGE_SOCK) and the JSON config it runs (caddy.json). Without
+# root it is the edge dir. As root Caddy runs as CADDY_USER, which cannot reach an edge dir under
+# /root (0700): its dir is CADDY_USER_HOME/<hash of the edge dir>.
+edge_run_paths() {
+  if ((EUID == 0)); then
+    EDGE_RUN=$CADDY_USER_HOME/$(printf '%s' "$EDGE_DIR" | sha256sum | cut -c1-16)
+  else
+    EDGE_RUN=$EDGE_DIR
+  fi
+  EDGE_SOCK=$EDGE_RUN/admin/admin.sock
 }
 
 # This deployment's site block.
@@ -103,18 +123,6 @@ render_site() {
   esac
 }
 
-# Sets EDGE_ADMIN_PORT: chosen once per edge dir (a free port) and kept in admin.port.
-edge_admin_port() {
-  local port=''
-  read -r port 2>/dev/null <"$EDGE_DIR/admin.port" || true
-  if ! [[ $port =~ ^[0-9]+$ ]]; then
-    port=$((20000 + RANDOM % 30000))
-    while port_in_use "$port"; do port=$((20000 + RANDOM % 30000)); done
-    printf '%s\n' "$port" >"$EDGE_DIR/admin.port"
-  fi
-  EDGE_ADMIN_PORT=$port
-}
-
 # The managed Caddyfile: global options from this apply, then every deployment's site.
 render_managed_caddyfile() {
   local https=$EDGE_HTTPS_PORT line
@@ -125,9 +133,10 @@ render_managed_caddyfile() {
     done <"$EDGE_CADDYFILE"
   fi
   printf '# Written by stagecoach (manage.sh edge-apply); changes are overwritten.\n{\n'
-  printf '\tadmin 127.0.0.1:%s\n\thttp_port %s\n' "$EDGE_ADMIN_PORT" "$EDGE_HTTP_PORT"
+  # The admin API on a unix socket in a 0700 dir: only Caddy's user (and root) can open it.
+  printf '\tadmin unix/%s\n\thttp_port %s\n' "$EDGE_SOCK" "$EDGE_HTTP_PORT"
   if [[ -n $https ]]; then printf '\thttps_port %s\n' "$https"; fi
-  printf '\tstorage file_system %s/data\n\tskip_install_trust\n' "$EDGE_DIR"
+  printf '\tstorage file_system %s/data\n\tskip_install_trust\n' "$EDGE_RUN"
   if [[ -n $EDGE_EMAIL ]]; then printf '\temail %s\n' "$EDGE_EMAIL"; fi
   printf '}\n\nimport %s/*.caddy' "$EDGE_SITES"
 }
