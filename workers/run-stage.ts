@@ -12,6 +12,8 @@ import { PAYLOADS } from '../shared/queues.js';
 import { findDeployment, type DeploymentRow } from '../shared/repositories/deployments.js';
 import { releaseSlots } from '../shared/repositories/host-slots.js';
 import { claimStage, endStage, type StageEnd } from '../shared/repositories/leases.js';
+import { deleteOutboxJob } from '../shared/repositories/outbox.js';
+import { stageJob } from '../shared/repositories/run-write.js';
 import type { Stage } from '../shared/runs.js';
 import type { ActiveStages } from './active-stages.js';
 import type { StageContext } from './context.js';
@@ -181,7 +183,10 @@ async function endAfterError(
   return { requeued: end.message };
 }
 
-/** Writes the stage's end under the lease (waiting out an outage), then relays the next job. */
+/**
+ * Writes the stage's end under the lease (waiting out an outage), then enqueues the job it made
+ * due at once; the outbox row committed with it stays the guarantee if this process dies first.
+ */
 async function finish(
   ctx: StageContext,
   stage: Stage,
@@ -190,10 +195,12 @@ async function finish(
   end: StageEnd,
   actor: string,
 ): Promise<void> {
-  const written = await untilInfraBack(ctx, () =>
+  // no renewals race the end: the write below clears the lease it would renew
+  lease.stop();
+  const row = await untilInfraBack(ctx, () =>
     endStage(ctx.db, d.id, lease.token, stage, end, actor),
   );
-  if (!written) {
+  if (!row) {
     ctx.logger.warn(
       { deployment: d.id, stage },
       'lost the lease before the stage ended: nothing written',
@@ -201,10 +208,17 @@ async function finish(
     return;
   }
   if (ctx.config.STAGECOACH_TEST_FAULT === `crash_after_commit:${stage}`) {
-    // test-only fault hook: die between the commit and the relay of the next job
+    // test-only fault hook: die between the commit and the enqueue of the next job
     process.exit(137);
   }
-  ctx.relay?.kick();
+  if (row.run_kind !== null && row.run_stage !== null) {
+    const delayMs = end.kind === 'requeue' ? end.delayMs : 0;
+    const job = stageJob(row, row.run_stage, row.stage_gen, delayMs);
+    await ctx.queues
+      .addRaw(job.job_name, job.payload, job.job_id, delayMs)
+      .then(() => deleteOutboxJob(ctx.db, job.job_id))
+      .catch(() => ctx.relay?.kick());
+  }
   if (end.kind === 'done' && end.to === 'deployed') {
     await ctx.queues
       .add('inspect', { deploymentId: d.id, runId: d.run_id }, `${d.run_id}-inspect`)

@@ -34,6 +34,16 @@ export async function insertEvent(
   await db('deployment_events').insert(event);
 }
 
+/** Appends several events in one statement, in order (ids ascend with the array). */
+export async function insertEvents(
+  db: Db,
+  events: Omit<EventRow, 'id' | 'created_at'>[],
+): Promise<void> {
+  if (events.length) {
+    await db('deployment_events').insert(events);
+  }
+}
+
 /** All events of a deployment, oldest first. */
 export async function listEvents(db: Db, deploymentId: string): Promise<EventRow[]> {
   const rows = await db('deployment_events')

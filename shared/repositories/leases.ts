@@ -128,7 +128,7 @@ export type StageEnd =
   | { kind: 'requeue'; countAttempt: boolean; delayMs: number; message: string }
   | { kind: 'failed'; failure: Failure; resultColumn?: string; result?: StageResult };
 
-/** Ends the stage for the lease holder; false when the lease was lost (nothing written). */
+/** Ends the stage for the lease holder; null when the lease was lost (nothing written). */
 export async function endStage(
   db: Db,
   id: string,
@@ -136,14 +136,14 @@ export async function endStage(
   stage: Stage,
   end: StageEnd,
   actor: string,
-): Promise<boolean> {
+): Promise<DeploymentRow | null> {
   return db.transaction(async (trx) => {
     const cur = await lockRow(trx, id);
     if (!cur || cur.lease_token !== token) {
-      return false;
+      return null;
     }
     const fenced = (q: Knex.QueryBuilder) => q.where({ lease_token: token });
-    return (await applyEnd(trx, cur, fenced, stage, end, actor)) !== null;
+    return applyEnd(trx, cur, fenced, stage, end, actor);
   });
 }
 

@@ -35,3 +35,8 @@ export async function deleteOutbox(db: Db, ids: string[]): Promise<void> {
     await db('job_outbox').whereIn('id', ids).del();
   }
 }
+
+/** Removes the row of a job already enqueued directly (the relay would re-add it as a no-op). */
+export async function deleteOutboxJob(db: Db, jobId: string): Promise<void> {
+  await db('job_outbox').where({ job_id: jobId }).del();
+}

@@ -110,22 +110,33 @@ describe('run control: cancel, timeouts, host limit', function () {
   }
 
   it('answers 409 invalid_state to a cancel with no run, and cancels a queued run at once', async () => {
-    const id = await create('slow1', { type: 'local', workdir: 'targets/queued' });
-    const none = await api.call('POST', `/api/v1/deployments/${id}/cancel`, {});
-    expect(none.status).to.equal(409);
-    expect(none.body.error.code).to.equal('invalid_state');
-    // no worker takes build jobs for now: the job only waits in its queue
-    const workers = h.workers?.workers ?? [];
-    await Promise.all(workers.map((w) => w.pause(true)));
-    await api.call('POST', `/api/v1/deployments/${id}/execute`, {});
-    const res = await api.call('POST', `/api/v1/deployments/${id}/cancel`, {});
-    expect(res.status).to.equal(202);
-    expect(res.body.deployment).to.include({ status: 'failed', error_code: 'cancelled' });
-    expect(res.body.deployment.error_step).to.equal('queued');
-    workers.forEach((w) => w.resume());
-    // the dropped job finds its run over and does nothing
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(await get(id)).to.include({ status: 'failed', run_active: false });
+    // a stagecoach of its own with no workers: the build job only waits in its queue
+    const idle = await createHarness('redis', { SCENARIOS_DIR: scenarios });
+    const idleApi = await serve(idle.app);
+    try {
+      const manifest = buildManifest({
+        scenario: { path: 'slow1' },
+        target: { type: 'local', workdir: 'targets/queued' },
+      });
+      const id = (await idleApi.call('POST', '/api/v1/deployments', { manifest })).body.deployment
+        .id;
+      const none = await idleApi.call('POST', `/api/v1/deployments/${id}/cancel`, {});
+      expect(none.status).to.equal(409);
+      expect(none.body.error.code).to.equal('invalid_state');
+      await idleApi.call('POST', `/api/v1/deployments/${id}/execute`, {});
+      const res = await idleApi.call('POST', `/api/v1/deployments/${id}/cancel`, {});
+      expect(res.status).to.equal(202);
+      expect(res.body.deployment).to.include({ status: 'failed', error_code: 'cancelled' });
+      expect(res.body.deployment.error_step).to.equal('queued');
+      idle.startWorkers();
+      // the dropped job finds its run over and does nothing
+      await new Promise((r) => setTimeout(r, 1000));
+      const d = (await idleApi.call('GET', `/api/v1/deployments/${id}`)).body.deployment;
+      expect(d).to.include({ status: 'failed', run_active: false, error_code: 'cancelled' });
+    } finally {
+      await idleApi.close();
+      await idle.close();
+    }
   });
 
   it('cancels a long build step on a local target and kills its process group', async () => {

@@ -8,16 +8,22 @@ tcp_open() {
   timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
 }
 
-# Prints the socket inodes listening on TCP port $1 (any address).
+# Prints the socket inodes listening on TCP port $1 (any address). Each file is read in one
+# go: a `read` loop on /proc/net/tcp makes the kernel walk the socket table once per line
+# (≈ 0.8 s per call on a host with a few hundred sockets).
 listen_inodes() {
-  local hex f laddr st rest inode
+  local hex f line
+  local -a lines
   hex=$(printf '%04X' "$1")
   for f in /proc/net/tcp /proc/net/tcp6; do
     [[ -r $f ]] || continue
-    while read -r _ laddr _ st rest; do
-      read -r _ _ _ _ _ inode _ <<<"$rest"
-      if [[ $st == 0A && ${laddr##*:} == "$hex" ]]; then printf '%s\n' "$inode"; fi
-    done <"$f"
+    mapfile -t lines <"$f"
+    for line in "${lines[@]:1}"; do
+      # fields: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
+      # shellcheck disable=SC2086 # split on purpose
+      set -- $line
+      if [[ $4 == 0A && ${2##*:} == "$hex" ]]; then printf '%s\n' "${10}"; fi
+    done
   done
 }
 
