@@ -1,5 +1,7 @@
 /** Deployment manifest v1: the zod schema shared by the HTTP API and the workers. */
 import { z } from 'zod';
+import { deniedEnvReason } from './env-names.js';
+import { systemDirReason } from './system-dirs.js';
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -7,30 +9,62 @@ const PORT_KEY = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const HOSTNAME =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
+const escapes = (p: string): boolean => p.split(/[\\/]/).includes('..');
+const CONTROL = /[\x01-\x1f\x7f]/;
+
 /** A path relative to a base directory that never climbs out of it. */
 export const relativePath = z
   .string()
   .min(1)
   .max(512)
   .refine((p) => !p.startsWith('/') && !p.includes('\0'), 'must be a relative path')
-  .refine((p) => !p.split(/[\\/]/).includes('..'), 'may not contain ".."');
+  .refine((p) => !escapes(p), 'may not contain ".."')
+  .refine((p) => p.includes('\0') || !CONTROL.test(p), 'may not contain control characters');
 
 const port = z.number().int().min(1).max(65535);
 
+/** The characters a local workdir may use: each one is a plain file name on the target. */
+const LOCAL_WORKDIR = /^(\.\/)?[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9._-]+)*\/?$/;
+
 export const localTargetSchema = z.strictObject({
   type: z.literal('local'),
-  workdir: relativePath,
+  workdir: relativePath.refine(
+    // only when the rules above pass: one message per problem
+    (p) =>
+      p === '' ||
+      p.startsWith('/') ||
+      p.includes('\0') ||
+      escapes(p) ||
+      CONTROL.test(p) ||
+      LOCAL_WORKDIR.test(p),
+    'must be a path of letters, digits, ".", "_" and "-" (like targets/app)',
+  ),
 });
 
 /** `~`, `~/dir`, an absolute path or a path relative to the remote home; no `..`. */
+const REMOTE_WORKDIR = /^(~|~\/[A-Za-z0-9._/-]+|\/[A-Za-z0-9._/-]*|[A-Za-z0-9._][A-Za-z0-9._/-]*)$/;
 const remoteWorkdir = z
   .string()
   .max(512)
-  .regex(
-    /^(~|~\/[A-Za-z0-9._/-]+|\/[A-Za-z0-9._/-]+|[A-Za-z0-9._][A-Za-z0-9._/-]*)$/,
-    'must be ~, ~/dir, /abs/dir or dir',
-  )
-  .refine((p) => !p.split('/').includes('..'), 'may not contain ".."');
+  .regex(REMOTE_WORKDIR, 'must be ~, ~/dir, /abs/dir or dir')
+  .refine((p) => !escapes(p), 'may not contain ".."')
+  .superRefine((p, ctx) => {
+    // an absolute path that passes the rules above: never the root or a system directory
+    if (!p.startsWith('/') || !REMOTE_WORKDIR.test(p) || escapes(p)) {
+      return;
+    }
+    const reason = systemDirReason(p);
+    if (reason !== undefined) {
+      ctx.addIssue({ code: 'custom', message: reason });
+    }
+  });
+
+/**
+ * An email address Caddy's config can hold as one token: zod's rule without the quote it allows,
+ * so every address accepted here also passes the target's check (lib/edge.sh, load_edge).
+ */
+const EMAIL =
+  /^(?!\.)(?!.*\.\.)[A-Za-z0-9_+.-]*[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}$/;
 
 export const sshTargetSchema = z.strictObject({
   type: z.literal('ssh'),
@@ -58,7 +92,7 @@ export const sshTargetSchema = z.strictObject({
 export const edgeSchema = z.strictObject({
   domain: z.string().regex(HOSTNAME, 'must be a hostname'),
   tls: z.enum(['acme', 'internal', 'off']).default('off'),
-  email: z.email().optional(),
+  email: z.email({ pattern: EMAIL }).max(254).optional(),
   http_port: port.optional(),
   https_port: port.optional(),
   /** The service Caddy routes to (default: the scenario's first service). */
@@ -86,7 +120,13 @@ export const manifestSchema = z.strictObject({
       z
         .string()
         .regex(ENV_KEY, 'invalid environment variable name')
-        .refine((k) => !RESERVED_ENV.has(k) && !k.startsWith('STAGECOACH_'), 'reserved name'),
+        .refine((k) => !RESERVED_ENV.has(k) && !k.startsWith('STAGECOACH_'), 'reserved name')
+        .superRefine((k, ctx) => {
+          const reason = deniedEnvReason(k);
+          if (reason !== undefined) {
+            ctx.addIssue({ code: 'custom', message: reason });
+          }
+        }),
       z
         .string()
         .max(65536)

@@ -5,6 +5,8 @@ export const RESOURCE_KINDS = ['postgres', 'redis'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** A Debian package name (Debian Policy 5.6.1); setup.sh checks the same pattern. */
+export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 const command = z
   .string()
   .min(1)
@@ -27,6 +29,20 @@ export const scenarioSchema = z
     name: z.string().regex(NAME, 'lowercase letters, digits and dashes, 1-63 chars'),
     services: z.array(serviceSchema).min(1).max(32),
     resources: z.array(z.enum(RESOURCE_KINDS)).max(RESOURCE_KINDS.length).default([]),
+    /**
+     * Debian packages the services need (e.g. `nodejs`); setup installs the missing ones. Nothing
+     * else is installed for the scenario: commands are never read to guess packages.
+     */
+    packages: z
+      .array(
+        z
+          .string()
+          .max(100)
+          .regex(PACKAGE_NAME, 'must be a Debian package name (lowercase letters, digits, + . -)'),
+      )
+      .max(64)
+      .refine((p) => new Set(p).size === p.length, 'packages must be unique')
+      .optional(),
   })
   .refine((s) => new Set(s.services.map((x) => x.name)).size === s.services.length, {
     message: 'service names must be unique',

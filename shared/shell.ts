@@ -19,7 +19,11 @@ export function shellJoin(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');
 }
 
-/** Renders `KEY=value` lines a shell can `source`, values quoted. Keys must be valid names. */
+/**
+ * Renders `KEY=value` lines, values quoted as shellQuote does. Keys must be valid names. The
+ * target reads these files as data (`read_env_file` in scripts/target/lib/common.sh parses exactly
+ * this format and never sources it), so the format is part of the bundle's contract.
+ */
 export function shellEnvFile(vars: Record<string, string>): string {
   return Object.keys(vars)
     .sort()

@@ -10,6 +10,7 @@ WORKDIR=$1 MIN_DISK_MB=$2 MIN_MEM_MB=$3 HTTP_PORT=$4 HTTPS_PORT=$5 NEED_CADDY=$6
 BASE_TOOLS=(bash tar gzip sha256sum flock setsid timeout mkdir mv rm)
 CHECKS=()
 FAILED=''
+WORKDIR_OK=true
 
 # record ID OK DETAIL FIX — one check's outcome (DETAIL/FIX are plain text without quotes).
 record() {
@@ -37,7 +38,42 @@ check_os() {
   fi
 }
 
+# Prints why the absolute path $1 may not be a workdir; fails when it may. The same rule as
+# system_dir_reason in lib/common.sh and shared/system-dirs.ts (this script runs before the
+# bundle is on the target, so it carries its own copy; a test keeps the three equal).
+system_dir_reason() {
+  local p=$1 t
+  case $p in
+    / | /home | /media | /mnt | /opt | /srv | /tmp | /var | /var/backups | /var/cache | /var/lib | \
+      /var/local | /var/log | /var/mail | /var/opt | /var/spool | /var/tmp)
+      printf '%s is a system directory' "$p"
+      return 0
+      ;;
+  esac
+  for t in /bin /boot /dev /etc /lib /lib32 /lib64 /libx32 /proc /run /sbin /sys /usr; do
+    if [[ $p == "$t" || $p == "$t"/* ]]; then
+      printf '%s is in %s' "$p" "$t"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# The workdir as given and with symlinks resolved: neither may be a system directory.
+check_workdir() {
+  local resolved reason
+  resolved=$(cd -- "$WORKDIR" 2>/dev/null && pwd -P) || resolved=$WORKDIR
+  if reason=$(system_dir_reason "$WORKDIR") || reason=$(system_dir_reason "$resolved"); then
+    WORKDIR_OK=false
+    record workdir false "$reason" "choose a workdir of its own for the target, like /srv/stagecoach or ~/stagecoach"
+  else
+    record workdir true "$resolved"
+  fi
+}
+
 check_disk() {
+  # never create anything in a refused workdir
+  $WORKDIR_OK || return 0
   mkdir -p -- "$WORKDIR" 2>/dev/null
   local avail_kb
   avail_kb=$(df -Pk -- "$WORKDIR" 2>/dev/null | awk 'NR==2 {print $4}')
@@ -112,6 +148,7 @@ check_tools() {
 }
 
 check_os
+check_workdir
 check_disk
 check_memory
 check_port http_port "$HTTP_PORT"

@@ -80,6 +80,7 @@ function deploymentJson(manifest: Manifest, scenario: Scenario): Record<string, 
       health: s.health,
     })),
     resources: scenario.resources.map((kind) => ({ kind, port: manifest.ports[kind] ?? null })),
+    packages: scenario.packages ?? [],
     ports: manifest.ports,
     health: manifest.health,
   };
@@ -90,6 +91,8 @@ function stagecoachEnv(manifest: Manifest, scenario: Scenario): Record<string, s
     STAGECOACH_SCENARIO: scenario.name,
     STAGECOACH_SERVICES: scenario.services.map((s) => s.name).join(' '),
     STAGECOACH_RESOURCES: scenario.resources.join(' '),
+    // setup.sh installs exactly these (plus stagecoach's own tools)
+    STAGECOACH_PACKAGES: (scenario.packages ?? []).join(' '),
     STAGECOACH_HEALTH_TIMEOUT: String(manifest.health.timeout_s),
   };
 }

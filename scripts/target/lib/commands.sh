@@ -29,6 +29,7 @@ cmd_build() {
     return
   fi
   # builds see what the service will see (e.g. to run migrations): app env, PORT, resource URLs
+  load_app_env
   load_resource_env
   for name in "${SERVICES[@]}"; do
     load_service "$name"
@@ -36,14 +37,8 @@ cmd_build() {
     say "service $name: building: $SERVICE_BUILD"
     rc=0
     (
-      set -- "$SERVICE_BUILD" "${RESOURCE_ENV[@]}" "PORT=$SERVICE_PORT"
       cd -- "$RELEASE_DIR/scenario" || exit 1 # set -e is off inside the || below
-      set -a
-      # shellcheck source=/dev/null
-      if [[ -f $CONFIG_DIR/app.env ]]; then source "$CONFIG_DIR/app.env"; fi
-      set +a
-      export "${@:2}"
-      exec bash -c "$1" </dev/null 9>&-
+      exec_command - "$SERVICE_BUILD" "${RESOURCE_ENV[@]}" "PORT=$SERVICE_PORT" </dev/null 9>&-
     ) || rc=$?
     ((rc == 0)) ||
       die 1 "service $name: build command failed with exit $rc: $SERVICE_BUILD; fix the build (output above) and deploy again"
@@ -56,7 +51,8 @@ cmd_start() {
   ensure_state_dirs
   local name
   local -a entries=()
-  # Refuse before stopping anything, so a busy port costs no downtime.
+  # Refuse before stopping anything (a busy port, a bad app env), so it costs no downtime.
+  load_app_env
   load_resource_env
   for name in "${SERVICES[@]}"; do
     load_service "$name"

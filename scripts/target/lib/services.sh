@@ -101,25 +101,18 @@ load_resource_env() {
   done
 }
 
-# Starts service $SERVICE_NAME detached (own session and process group) with the app env,
-# PORT and RESOURCE_ENV, and records its pid.
+# Starts service $SERVICE_NAME detached (own session and process group) with the app env
+# (APP_ENV, load_app_env), RESOURCE_ENV and PORT as data (exec_command), and records its pid.
 launch_service() {
   local name=$SERVICE_NAME log=$LOGS/$SERVICE_NAME.log pid
-  local -a extra_env=("${RESOURCE_ENV[@]}" "PORT=$SERVICE_PORT")
   (umask 077 && touch -- "$log")
   printf '\n==== %s starting %s (release %s): %s\n' "$(date -u +%FT%TZ)" "$name" \
     "${RELEASE_DIR##*/}" "$SERVICE_START" >>"$log"
   (
-    # Positional parameters survive sourcing the app env, which may define any name.
-    set -- "$SERVICE_START" "$log" "${extra_env[@]}"
     cd -- "$RELEASE_DIR/scenario" || exit 1
-    set -a
-    # shellcheck source=/dev/null
-    if [[ -f $CONFIG_DIR/app.env ]]; then source "$CONFIG_DIR/app.env"; fi
-    set +a
-    export "${@:3}"
     # 9>&-: the service must not hold the lock (lib/lock.sh).
-    exec setsid bash -c "$1" </dev/null >>"$2" 2>&1 9>&-
+    exec_command setsid "$SERVICE_START" "${RESOURCE_ENV[@]}" "PORT=$SERVICE_PORT" \
+      </dev/null >>"$log" 2>&1 9>&-
   ) &
   pid=$!
   local start=0

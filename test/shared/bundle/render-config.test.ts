@@ -47,12 +47,24 @@ describe('renderConfig', () => {
     expect(text(files, 'config/stagecoach.env')).to.equal(
       [
         'STAGECOACH_HEALTH_TIMEOUT=90',
+        "STAGECOACH_PACKAGES=''",
         "STAGECOACH_RESOURCES='postgres redis'",
         'STAGECOACH_SCENARIO=hello-web',
         "STAGECOACH_SERVICES='web api'",
         '',
       ].join('\n'),
     );
+  });
+
+  it("lists the scenario's packages in stagecoach.env and deployment.json", () => {
+    const withPackages = renderConfig(manifest, { ...scenario, packages: ['nodejs', 'npm'] });
+    expect(text(withPackages, 'config/stagecoach.env')).to.include(
+      "STAGECOACH_PACKAGES='nodejs npm'\n",
+    );
+    expect(JSON.parse(text(withPackages, 'config/deployment.json')).packages).to.deep.equal([
+      'nodejs',
+      'npm',
+    ]);
   });
 
   it('writes one env file per service, SERVICE_BUILD empty when absent', () => {
@@ -80,6 +92,7 @@ describe('renderConfig', () => {
     const json = JSON.parse(raw) as Record<string, unknown>;
     expect(Object.keys(json)).to.deep.equal([
       'health',
+      'packages',
       'ports',
       'resources',
       'scenario',
