@@ -91,6 +91,8 @@ export const configSchema = z.object({
     .pipe(z.array(z.string().regex(/^[a-z0-9.:[\]_-]+$/, 'a host name or IP address'))),
   /** API requests per minute per token (or per client address without one); 0 turns it off. */
   RATE_LIMIT_PER_MINUTE: envNumber(0, 1_000_000, 600),
+  /** Largest unpacked size of a bundle in bytes (2 GiB); a bigger one fails with bundle_too_large. */
+  BUNDLE_MAX_BYTES: envNumber(1, 2 ** 50, 2 * 1024 ** 3),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -18,8 +18,10 @@ import {
   configEntries,
   scriptEntries,
   sortEntries,
+  unpackedSize,
   type BundleEntry,
 } from './entries.js';
+import { BundleError } from './errors.js';
 import { computeInputKey } from './input-key.js';
 import { loadScenario } from './load-scenario.js';
 import { renderConfig } from './render-config.js';
@@ -27,14 +29,20 @@ import { writeTarGz } from './write-tar.js';
 
 /** The project's target-side scripts (`manage.sh`, `setup.sh`, `lib/*.sh`). */
 export const DEFAULT_SCRIPTS_DIR = fileURLToPath(new URL('../../scripts/target/', import.meta.url));
+/** Default limit on a bundle's unpacked size (BUNDLE_MAX_BYTES): 2 GiB. */
+export const DEFAULT_BUNDLE_MAX_BYTES = 2 * 1024 ** 3;
 
-/** What buildBundle needs; `scriptsDir` defaults to DEFAULT_SCRIPTS_DIR, `force` to false. */
+/**
+ * What buildBundle needs; `scriptsDir` defaults to DEFAULT_SCRIPTS_DIR, `force` to false,
+ * `maxBytes` (the unpacked size allowed, config BUNDLE_MAX_BYTES) to DEFAULT_BUNDLE_MAX_BYTES.
+ */
 export interface BuildBundleOptions {
   manifest: Manifest;
   scenariosDir: string;
   cacheDir: string;
   scriptsDir?: string;
   force?: boolean;
+  maxBytes?: number;
 }
 
 /** A bundle in the cache: `path` is `<cacheDir>/<sha256>.tar.gz`. */
@@ -49,12 +57,13 @@ export interface BuiltBundle {
 /**
  * Builds the bundle into `cacheDir`, or returns the cached one for the same inputs unless
  * `force`. Throws BundleError (scenario_not_found, scenario_invalid, scenario_path_escape,
- * scenario_changed, scripts_not_found).
+ * scenario_changed, scenario_hard_link, scripts_not_found, bundle_too_large).
  */
 export async function buildBundle(opts: BuildBundleOptions): Promise<BuiltBundle> {
   const manifest = manifestSchema.parse(opts.manifest);
   const cacheDir = path.resolve(opts.cacheDir);
   const entries = await collectBundleEntries(manifest, opts.scenariosDir, opts.scriptsDir);
+  checkUnpackedSize(entries, opts.maxBytes ?? DEFAULT_BUNDLE_MAX_BYTES);
   const { key, fileHashes } = await computeInputKey(entries);
   await ensureCacheDirs(cacheDir);
   if (!opts.force) {
@@ -91,6 +100,28 @@ export async function collectBundleEntries(
     collectTreeEntries(dir, 'scenario'),
   ]);
   return sortEntries([...scripts, ...tree, ...configEntries(config)]);
+}
+
+/**
+ * Refuses a bundle whose files would take more than `maxBytes` once unpacked, before any file
+ * is read: sizes are the walk's, and every read is held to them (a sparse file counts in full,
+ * as it is written in full on the target).
+ */
+function checkUnpackedSize(entries: readonly BundleEntry[], maxBytes: number): void {
+  const total = unpackedSize(entries);
+  if (total <= maxBytes) {
+    return;
+  }
+  const largest = entries
+    .filter((e) => e.kind === 'file')
+    .sort((a, b) => b.size - a.size || (a.path < b.path ? -1 : 1))
+    .slice(0, 5)
+    .map((e) => ({ path: e.path, size_bytes: e.size }));
+  throw new BundleError(
+    'bundle_too_large',
+    `the bundle would unpack to ${total} bytes, more than BUNDLE_MAX_BYTES (${maxBytes}); remove large files from the scenario or raise the limit`,
+    { details: { unpacked_bytes: total, max_bytes: maxBytes, largest_files: largest } },
+  );
 }
 
 async function cachedBundle(cacheDir: string, inputKey: string): Promise<BuiltBundle | null> {

@@ -4,11 +4,28 @@ import path from 'node:path';
 import { BundleError, isErrno } from './errors.js';
 import { isWithin } from './paths.js';
 import type { RenderedFile } from './render-config.js';
+import {
+  changedError,
+  checkHardLinks,
+  isRaceErrno,
+  withDirectory,
+  type FileId,
+} from './source-file.js';
+
+/** A scenario file: streamed from `source` once openSource has checked it against `id`. */
+export interface FileEntry {
+  kind: 'file';
+  path: string;
+  mode: number;
+  size: number;
+  source: string;
+  id: FileId;
+}
 
 /** One tar entry; `file` entries are streamed from `source`, `buffer` entries are in memory. */
 export type BundleEntry =
   | { kind: 'directory'; path: string }
-  | { kind: 'file'; path: string; mode: number; size: number; source: string }
+  | FileEntry
   | { kind: 'buffer'; path: string; mode: number; content: Buffer }
   | { kind: 'symlink'; path: string; linkname: string };
 
@@ -26,45 +43,103 @@ const FILE_MODE = 0o644;
  * Every file, directory and symlink below `root` (a realpath) as entries under `prefix/`.
  * Symlinks stay symlinks, re-pointed at their resolved target with a relative link; one that
  * resolves outside `root` throws `scenario_path_escape`, a dangling one `scenario_invalid`.
- * Sockets, FIFOs and devices are skipped.
+ * A file with hard links outside the tree throws `scenario_hard_link`; a path that changes
+ * kind while it is walked, `scenario_changed`. Sockets, FIFOs and devices are skipped.
  */
 export async function collectTreeEntries(root: string, prefix: string): Promise<BundleEntry[]> {
   const out: BundleEntry[] = [{ kind: 'directory', path: prefix }];
-  await walk(root, '', prefix, out);
+  const nlinks = new Map<FileEntry, number>();
+  await walk({ root, prefix, out, nlinks }, '');
+  checkHardLinks(nlinks);
   return out;
 }
 
-async function walk(root: string, rel: string, prefix: string, out: BundleEntry[]): Promise<void> {
-  const dirents = await readdir(path.join(root, rel), { withFileTypes: true });
-  const subdirs: string[] = [];
-  await Promise.all(
-    dirents.map(async (d) => {
-      if (SKIPPED_NAMES.has(d.name)) {
-        return;
-      }
-      const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
-      const archivePath = `${prefix}/${childRel}`;
-      const abs = path.join(root, childRel);
-      if (d.isSymbolicLink()) {
-        out.push({ kind: 'symlink', path: archivePath, linkname: await linkTarget(root, abs) });
-      } else if (d.isDirectory()) {
-        out.push({ kind: 'directory', path: archivePath });
-        subdirs.push(childRel);
-      } else if (d.isFile()) {
-        const st = await lstat(abs);
-        const mode = st.mode & 0o111 ? EXEC_MODE : FILE_MODE;
-        out.push({ kind: 'file', path: archivePath, mode, size: st.size, source: abs });
-      }
-    }),
-  );
+interface Walk {
+  root: string;
+  prefix: string;
+  out: BundleEntry[];
+  /** Each file's link count as lstat saw it. */
+  nlinks: Map<FileEntry, number>;
+}
+
+async function walk(w: Walk, rel: string): Promise<void> {
+  const shown = rel === '' ? w.prefix : `${w.prefix}/${rel}`;
+  // Listed and lstat'ed through the opened directory, so a directory swapped for a symlink
+  // after it was seen cannot list another directory's names or inodes into the bundle.
+  const subdirs = await withDirectory(path.join(w.root, rel), shown, async (base) => {
+    const dirents = await readdir(base, { withFileTypes: true });
+    const subs: string[] = [];
+    await Promise.all(
+      dirents.map(async (d) => {
+        if (SKIPPED_NAMES.has(d.name)) {
+          return;
+        }
+        const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
+        const archivePath = `${w.prefix}/${childRel}`;
+        if (d.isSymbolicLink()) {
+          const abs = path.join(w.root, childRel);
+          const linkname = await linkTarget(w.root, abs, `${base}/${d.name}`, archivePath);
+          w.out.push({ kind: 'symlink', path: archivePath, linkname });
+        } else if (d.isDirectory()) {
+          w.out.push({ kind: 'directory', path: archivePath });
+          subs.push(childRel);
+        } else if (d.isFile()) {
+          w.out.push(await fileEntry(w, `${base}/${d.name}`, childRel, archivePath));
+        }
+      }),
+    );
+    return subs;
+  });
   for (const sub of subdirs) {
-    await walk(root, sub, prefix, out);
+    await walk(w, sub);
   }
 }
 
-async function linkTarget(root: string, linkPath: string): Promise<string> {
+async function fileEntry(
+  w: Walk,
+  statPath: string,
+  childRel: string,
+  archivePath: string,
+): Promise<FileEntry> {
+  const st = await lstat(statPath, { bigint: true }).catch((err: unknown) => {
+    throw isRaceErrno(err) ? changedError(archivePath, err) : err;
+  });
+  if (!st.isFile()) {
+    throw changedError(archivePath);
+  }
+  const entry: FileEntry = {
+    kind: 'file',
+    path: archivePath,
+    mode: st.mode & 0o111n ? EXEC_MODE : FILE_MODE,
+    size: Number(st.size),
+    source: path.join(w.root, childRel),
+    id: { dev: st.dev, ino: st.ino, links: 1 },
+  };
+  w.nlinks.set(entry, Number(st.nlink));
+  return entry;
+}
+
+/** Bytes the bundle's files take once unpacked (scenario files, scripts and config). */
+export function unpackedSize(entries: readonly BundleEntry[]): number {
+  let total = 0;
+  for (const e of entries) {
+    total += e.kind === 'file' ? e.size : e.kind === 'buffer' ? e.content.length : 0;
+  }
+  return total;
+}
+
+/** The link's target inside `root` as a relative path; `readPath` reaches the link itself. */
+async function linkTarget(
+  root: string,
+  linkPath: string,
+  readPath: string,
+  archivePath: string,
+): Promise<string> {
   const shown = path.relative(root, linkPath);
-  const lexical = path.resolve(path.dirname(linkPath), await readlink(linkPath));
+  const target = await readlink(readPath).catch((err: unknown) => {
+    throw isRaceErrno(err) ? changedError(archivePath, err) : err;
+  });
+  const lexical = path.resolve(path.dirname(linkPath), target);
   if (!isWithin(root, lexical)) {
     throw escapeError(shown);
   }

@@ -6,7 +6,9 @@ export type BundleErrorCode =
   | 'scenario_invalid'
   | 'scenario_path_escape'
   | 'scenario_changed'
-  | 'scripts_not_found';
+  | 'scenario_hard_link'
+  | 'scripts_not_found'
+  | 'bundle_too_large';
 
 /** A bundle failure with a stable `code` and optional structured `details`. */
 export class BundleError extends Error {

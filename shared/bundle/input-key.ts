@@ -1,8 +1,7 @@
 /** The cache key of a bundle: a sha256 over everything that determines its bytes. */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import type { BundleEntry } from './entries.js';
+import { openSource, readChunks, type SourceFile } from './source-file.js';
 
 /**
  * Bumped whenever the tar/gzip encoding changes (header fields, mtime, gzip level, ordering),
@@ -10,8 +9,8 @@ import type { BundleEntry } from './entries.js';
  */
 export const BUNDLE_FORMAT_VERSION = 'stagecoach-bundle/1;tar=ustar+pax;mtime=946684800;gzip=6';
 
-/** Files up to this size are hashed from one read; larger ones are streamed. */
-const WHOLE_READ_LIMIT = 1024 * 1024;
+/** Files up to this size are hashed from one read; larger ones in chunks of this size. */
+const HASH_CHUNK = 1024 * 1024;
 const HASH_CONCURRENCY = 4;
 
 /** The input key and the content hash of each `file` entry (keyed by archive path). */
@@ -23,7 +22,7 @@ export interface InputKey {
 /** Hashes the format version and every entry (path, kind, mode, content hash or link target). */
 export async function computeInputKey(entries: readonly BundleEntry[]): Promise<InputKey> {
   const files = entries.filter((e) => e.kind === 'file');
-  const hashes = await mapLimit(files, HASH_CONCURRENCY, (e) => hashFile(e.source, e.size));
+  const hashes = await mapLimit(files, HASH_CONCURRENCY, hashFile);
   const fileHashes = new Map(files.map((e, i) => [e.path, hashes[i]]));
   const key = createHash('sha256');
   key.update(`${BUNDLE_FORMAT_VERSION}\n`);
@@ -51,14 +50,19 @@ export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Hex sha256 of a file's content (`size` as last seen), streamed when large so memory stays flat. */
-export async function hashFile(file: string, size: number): Promise<string> {
+/**
+ * Hex sha256 of a walked file's content, read through openSource (no-follow, checked against
+ * the walk) in chunks so memory stays flat.
+ */
+export async function hashFile(file: SourceFile): Promise<string> {
   const hash = createHash('sha256');
-  if (size <= WHOLE_READ_LIMIT) {
-    return hash.update(await readFile(file)).digest('hex');
-  }
-  for await (const chunk of createReadStream(file, { highWaterMark: WHOLE_READ_LIMIT })) {
-    hash.update(chunk as Buffer);
+  const fh = await openSource(file);
+  try {
+    for await (const chunk of readChunks(fh, file, HASH_CHUNK)) {
+      hash.update(chunk);
+    }
+  } finally {
+    await fh.close();
   }
   return hash.digest('hex');
 }

@@ -28,6 +28,7 @@ describe('shared/config', () => {
         EMBEDDED_PG_PORT: 54329,
         QUEUE_PREFIX: 'stagecoach',
         LOG_LEVEL: 'info',
+        BUNDLE_MAX_BYTES: 2 * 1024 ** 3,
         ALLOWED_HOSTS: [],
         RATE_LIMIT_PER_MINUTE: 600,
         PREFLIGHT_MIN_DISK_MB: 1024,

@@ -1,13 +1,28 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { readdir, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BundleError } from '../../../shared/bundle/errors.js';
-import type { BundleEntry } from '../../../shared/bundle/entries.js';
-import { computeInputKey } from '../../../shared/bundle/input-key.js';
+import type { BundleEntry, FileEntry } from '../../../shared/bundle/entries.js';
+import { computeInputKey, sha256 } from '../../../shared/bundle/input-key.js';
+import { PROC_FD } from '../../../shared/bundle/source-file.js';
 import { writeTarGz } from '../../../shared/bundle/write-tar.js';
 import { makeTempDir, removeTempDir } from '../../factories.js';
-import { listTar } from './helpers.js';
+import { listTar, requireBinary, run } from './helpers.js';
+
+/** A file entry for `source` as the tree walk would record it. */
+async function walked(source: string, archivePath: string): Promise<FileEntry> {
+  const st = await lstat(source, { bigint: true });
+  const id = { dev: st.dev, ino: st.ino, links: 1 };
+  return { kind: 'file', path: archivePath, mode: 0o644, size: Number(st.size), source, id };
+}
+
+/** The BundleError code `p` rejects with (or a description of what it did instead). */
+const codeOf = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'resolved',
+    (err: unknown) => (err instanceof BundleError ? err.code : String(err)),
+  );
 
 describe('writeTarGz', () => {
   let dir: string;
@@ -17,13 +32,9 @@ describe('writeTarGz', () => {
     dir = await makeTempDir();
     await writeFile(path.join(dir, 'small'), 'small\n');
     await writeFile(path.join(dir, 'large'), randomBytes(2 * 1024 * 1024));
-    entries = ['large', 'small'].map((name) => ({
-      kind: 'file',
-      path: `scenario/${name}`,
-      mode: 0o644,
-      size: name === 'small' ? 6 : 2 * 1024 * 1024,
-      source: path.join(dir, name),
-    }));
+    entries = await Promise.all(
+      ['large', 'small'].map((name) => walked(path.join(dir, name), `scenario/${name}`)),
+    );
   });
   afterEach(() => removeTempDir(dir));
 
@@ -64,5 +75,81 @@ describe('writeTarGz', () => {
     );
     expect((again as NodeJS.ErrnoException).code).to.equal('EEXIST');
     expect((await readdir(dir)).sort()).to.include.members(['large', 'small']);
+  });
+});
+
+describe('reading walked files (no-follow, checked descriptors)', () => {
+  let dir: string;
+  let secret: string;
+  const MARKER = 'SECRET-0123456789';
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    secret = path.join(dir, 'outside', 'secret');
+    await mkdir(path.join(dir, 'outside'));
+    await mkdir(path.join(dir, 'tree', 'sub'), { recursive: true });
+    await writeFile(secret, MARKER);
+    // Same size as the secret, so no size check gives a swap away.
+    await writeFile(path.join(dir, 'tree', 'sub', 'f'), 'a'.repeat(MARKER.length));
+  });
+  afterEach(() => removeTempDir(dir));
+
+  const swapForLink = async (file: string, target: string): Promise<void> => {
+    await symlink(target, `${file}.new`);
+    await rename(`${file}.new`, file);
+  };
+
+  it('hashing refuses a file swapped for a symlink after the walk', async () => {
+    const file = path.join(dir, 'tree', 'sub', 'f');
+    const entry = await walked(file, 'scenario/sub/f');
+    await swapForLink(file, secret);
+    expect(await codeOf(computeInputKey([entry]))).to.equal('scenario_changed');
+  });
+
+  it('the tar writer refuses a swapped file even when handed its target’s hash', async () => {
+    const file = path.join(dir, 'tree', 'sub', 'f');
+    const entry = await walked(file, 'scenario/sub/f');
+    await swapForLink(file, secret);
+    const hashes = new Map([[entry.path, sha256(Buffer.from(MARKER))]]);
+    const out = path.join(dir, 'out.tar.gz');
+    expect(await codeOf(writeTarGz([entry], hashes, out))).to.equal('scenario_changed');
+  });
+
+  it('refuses a file replaced by another one (new inode) after the walk', async () => {
+    const file = path.join(dir, 'tree', 'sub', 'f');
+    const entry = await walked(file, 'scenario/sub/f');
+    await writeFile(`${file}.new`, 'b'.repeat(MARKER.length));
+    await rename(`${file}.new`, file);
+    expect(await codeOf(computeInputKey([entry]))).to.equal('scenario_changed');
+  });
+
+  it('refuses a file reached through a directory swapped for a symlink', async function () {
+    if (PROC_FD === null) {
+      this.skip(); // only Linux's /proc/self/fd shows which directories a path went through
+    }
+    // As if the walk had been fooled into listing the outside directory: same inode and size.
+    const entry = await walked(secret, 'scenario/sub/f');
+    await rename(path.join(dir, 'outside', 'secret'), path.join(dir, 'outside', 'f'));
+    await rename(path.join(dir, 'tree', 'sub'), path.join(dir, 'sub-aside'));
+    await symlink(path.join(dir, 'outside'), path.join(dir, 'tree', 'sub'));
+    entry.source = path.join(dir, 'tree', 'sub', 'f');
+    expect(await codeOf(computeInputKey([entry]))).to.equal('scenario_changed');
+  });
+
+  it('refuses a file that gained a hard link outside the tree after the walk', async () => {
+    const file = path.join(dir, 'tree', 'sub', 'f');
+    const entry = await walked(file, 'scenario/sub/f');
+    await link(file, path.join(dir, 'outside', 'second-name'));
+    expect(await codeOf(computeInputKey([entry]))).to.equal('scenario_hard_link');
+  });
+
+  it('refuses a FIFO swapped in without blocking on it', async function () {
+    requireBinary(this, 'mkfifo', 'coreutils');
+    const file = path.join(dir, 'tree', 'sub', 'f');
+    const entry = await walked(file, 'scenario/sub/f');
+    await run('mkfifo', [`${file}.new`]);
+    await rename(`${file}.new`, file);
+    this.timeout(5000);
+    expect(await codeOf(computeInputKey([entry]))).to.equal('scenario_changed');
   });
 });

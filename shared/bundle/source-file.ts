@@ -1,0 +1,176 @@
+/**
+ * Reads the scenario tree without following links: directories and files are opened with
+ * O_NOFOLLOW, each descriptor is checked against what the walk saw, and the check and the read
+ * use the same descriptor, so swapping a file or a directory for a symlink (or another file)
+ * mid-build never brings outside content into a bundle.
+ */
+import { constants, existsSync, readlinkSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { BundleError, isErrno } from './errors.js';
+
+/** Identity of a scenario file as the walk saw it (`links`: how many of its links the tree holds). */
+export interface FileId {
+  dev: bigint;
+  ino: bigint;
+  links: number;
+}
+
+/** What the open check needs of a file entry. */
+export interface SourceFile {
+  path: string;
+  size: number;
+  source: string;
+  id: FileId;
+}
+
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY, O_DIRECTORY } = constants;
+// O_NONBLOCK: a FIFO swapped in must not block the open; it is then refused as not a file.
+const FILE_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+const DIR_FLAGS = O_RDONLY | O_NOFOLLOW | O_DIRECTORY;
+/** Errors of an open or read that mean the path is no longer what the walk saw. */
+const RACE_ERRNOS = ['ENOENT', 'ENOTDIR', 'ELOOP', 'EINVAL', 'ENXIO'];
+
+/**
+ * Linux's `/proc/self/fd`: O_NOFOLLOW guards only a path's last component, so the path the
+ * kernel reports for a descriptor proves no directory on the way was a symlink, and
+ * `/proc/self/fd/N/name` looks `name` up in exactly the directory that was opened. Without it
+ * (not Linux) only the last component is guarded.
+ */
+export const PROC_FD = existsSync('/proc/self/fd') ? '/proc/self/fd' : null;
+
+/** `scenario_changed` for `shown` (an archive path or a path inside the scenario). */
+export function changedError(shown: string, cause?: unknown): BundleError {
+  return new BundleError(
+    'scenario_changed',
+    `${shown} changed while the bundle was being built; build again`,
+    { cause },
+  );
+}
+
+/** True when `err` is an errno that means a path changed under us (gone, now a link, …). */
+export function isRaceErrno(err: unknown): boolean {
+  return RACE_ERRNOS.some((code) => isErrno(err, code));
+}
+
+/** Throws unless the open descriptor `fd` is the file at `abs` (no symlink on the way). */
+function checkOpenedAt(fd: number, abs: string, shown: string): void {
+  if (PROC_FD !== null && readlinkSync(`${PROC_FD}/${fd}`) !== abs) {
+    throw changedError(shown);
+  }
+}
+
+/**
+ * Opens the directory `abs` without following links and runs `fn` with a path through which
+ * its entries are reached (`/proc/self/fd/N`, pinned to that directory, where available).
+ */
+export async function withDirectory<T>(
+  abs: string,
+  shown: string,
+  fn: (base: string) => Promise<T>,
+): Promise<T> {
+  let fh: FileHandle;
+  try {
+    fh = await open(abs, DIR_FLAGS);
+  } catch (err) {
+    throw isRaceErrno(err) ? changedError(shown, err) : err;
+  }
+  try {
+    checkOpenedAt(fh.fd, abs, shown);
+    return await fn(PROC_FD === null ? abs : `${PROC_FD}/${fh.fd}`);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Opens a walked file for reading: no-follow, then the descriptor must be a regular file with
+ * the walk's device, inode and size, reached without a symlink, and with no more links than
+ * the tree holds. The caller reads from the returned handle and closes it.
+ */
+export async function openSource(file: SourceFile): Promise<FileHandle> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file.source, FILE_FLAGS);
+  } catch (err) {
+    throw isRaceErrno(err) ? changedError(file.path, err) : err;
+  }
+  try {
+    const st = await fh.stat({ bigint: true });
+    if (
+      !st.isFile() ||
+      st.dev !== file.id.dev ||
+      st.ino !== file.id.ino ||
+      st.size !== BigInt(file.size)
+    ) {
+      throw changedError(file.path);
+    }
+    if (st.nlink > BigInt(file.id.links)) {
+      throw hardLinkError(file.path, Number(st.nlink), file.id.links);
+    }
+    checkOpenedAt(fh.fd, file.source, file.path);
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/**
+ * The content of an open source file in chunks of at most `chunkSize` bytes (each a fresh
+ * buffer), exactly `size` bytes from offset 0; a file that ends early is `scenario_changed`.
+ */
+export async function* readChunks(
+  fh: FileHandle,
+  file: SourceFile,
+  chunkSize: number,
+): AsyncGenerator<Buffer> {
+  for (let pos = 0; pos < file.size;) {
+    const buf = Buffer.allocUnsafe(Math.min(chunkSize, file.size - pos));
+    for (let off = 0; off < buf.length;) {
+      const { bytesRead } = await fh.read(buf, off, buf.length - off, pos + off);
+      if (bytesRead === 0) {
+        throw changedError(file.path);
+      }
+      off += bytesRead;
+    }
+    pos += buf.length;
+    yield buf;
+  }
+}
+
+/**
+ * Records on each walked file (mapped to its lstat link count) how many of its links the tree
+ * holds. A file with more links than that has a name outside the scenario and is refused
+ * (`scenario_hard_link`): a hard link must not bring in content its author could not read.
+ */
+export function checkHardLinks(nlinks: Map<SourceFile, number>): void {
+  const key = (e: SourceFile): string => `${e.id.dev}:${e.id.ino}`;
+  const inTree = new Map<string, number>();
+  for (const e of nlinks.keys()) {
+    inTree.set(key(e), (inTree.get(key(e)) ?? 0) + 1);
+  }
+  const refused: [SourceFile, number][] = [];
+  for (const [e, nlink] of nlinks) {
+    e.id.links = inTree.get(key(e)) ?? 1;
+    if (nlink > e.id.links) {
+      refused.push([e, nlink]);
+    }
+  }
+  if (refused.length) {
+    const [e, nlink] = refused.sort(([a], [b]) => (a.path < b.path ? -1 : 1))[0];
+    throw hardLinkError(e.path, nlink, e.id.links);
+  }
+}
+
+/**
+ * `scenario_hard_link`: the file has more hard links than the tree holds, so another name for
+ * it lies outside the scenario (or in a skipped `node_modules`/`.git`) and its content may not
+ * be the scenario author's to ship.
+ */
+function hardLinkError(shown: string, nlink: number, inTree: number): BundleError {
+  return new BundleError(
+    'scenario_hard_link',
+    `${shown} has ${nlink} hard links but only ${inTree} inside the scenario; a file linked from outside the scenario is refused (copy it instead)`,
+    { details: [{ path: shown, message: 'hard link to a file outside the scenario' }] },
+  );
+}
