@@ -4,6 +4,7 @@ import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { OutboxRelay } from '../shared/outbox-relay.js';
 import type { QueueRegistry } from '../shared/queues.js';
+import type { SecretBox } from '../shared/secrets/box.js';
 
 export interface ApiDeps {
   db: Knex;
@@ -12,4 +13,6 @@ export interface ApiDeps {
   logger: Logger;
   /** Kicked after a commit that makes a job due; its timer relays what a crash left behind. */
   relay: Pick<OutboxRelay, 'kick'>;
+  /** Seals manifest secrets at create; null when no key is configured (secrets refused). */
+  secrets: SecretBox | null;
 }

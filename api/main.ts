@@ -9,10 +9,14 @@ import { createApp } from './app.js';
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
 const rt = await boot(config, logger, { migrate: !config.DATABASE_URL });
-const server = createApp({ db: rt.db, queues: rt.queues, relay: rt.relay, config, logger }).listen(
-  config.PORT,
-  config.HOST,
-);
+const server = createApp({
+  db: rt.db,
+  queues: rt.queues,
+  relay: rt.relay,
+  secrets: rt.secrets,
+  config,
+  logger,
+}).listen(config.PORT, config.HOST);
 await once(server, 'listening');
 logger.info({ port: config.PORT }, 'API listening');
 onShutdown(logger, [

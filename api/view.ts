@@ -3,7 +3,14 @@ import type { DeploymentRow } from '../shared/repositories/deployments.js';
 import { isRunActive } from '../shared/runs.js';
 
 /** Internal columns of run control that are not part of the API. */
-const HIDDEN = ['deleted_at', 'lease_token', 'stage_gen', 'run_options', 'edge_key'] as const;
+const HIDDEN = [
+  'deleted_at',
+  'lease_token',
+  'stage_gen',
+  'run_options',
+  'edge_key',
+  'secrets',
+] as const;
 
 /** The deployment as the API returns it. */
 export function deploymentView(d: DeploymentRow): Record<string, unknown> {

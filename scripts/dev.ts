@@ -10,14 +10,19 @@ import { startWorkers } from '../workers/start.js';
 
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
-const rt = await boot(config, logger, { migrate: true });
+// the dev server keeps a key file for secrets in the data dir when none is configured
+const rt = await boot(config, logger, { migrate: true, createKeyFile: true });
 const workers = startWorkers(createStageContext(rt, config, logger), config.WORKER_QUEUES, {
   concurrency: config.WORKER_CONCURRENCY,
 });
-const server = createApp({ db: rt.db, queues: rt.queues, relay: rt.relay, config, logger }).listen(
-  config.PORT,
-  config.HOST,
-);
+const server = createApp({
+  db: rt.db,
+  queues: rt.queues,
+  relay: rt.relay,
+  secrets: rt.secrets,
+  config,
+  logger,
+}).listen(config.PORT, config.HOST);
 await once(server, 'listening');
 logger.info(
   { url: `http://${config.HOST}:${config.PORT}`, board: '/admin/queues' },

@@ -91,8 +91,18 @@ export const configSchema = z.object({
     .pipe(z.array(z.string().regex(/^[a-z0-9.:[\]_-]+$/, 'a host name or IP address'))),
   /** API requests per minute per token (or per client address without one); 0 turns it off. */
   RATE_LIMIT_PER_MINUTE: envNumber(0, 1_000_000, 600),
+  /** Key for secrets at rest (AES-256-GCM): 64 hex characters or 32 bytes in base64. */
+  STAGECOACH_SECRET_KEY: z
+    .string()
+    .regex(
+      /^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/,
+      'must be 64 hex characters or 32 bytes in base64',
+    )
+    .optional(),
   /** Largest unpacked size of a bundle in bytes (2 GiB); a bigger one fails with bundle_too_large. */
   BUNDLE_MAX_BYTES: envNumber(1, 2 ** 50, 2 * 1024 ** 3),
+  /** A manifest's ssh `key_path` must name a file inside this directory (`~` = the worker's home). */
+  SSH_KEYS_DIR: z.string().min(1).default('~/.ssh'),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

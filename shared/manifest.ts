@@ -103,6 +103,23 @@ const stageLimit = z.number().int().min(1).max(86_400).optional();
 
 const RESERVED_ENV = new Set(['PORT', 'PATH', 'HOME']);
 
+/** A manifest environment name: a shell identifier that is neither reserved nor denied. */
+const envName = z
+  .string()
+  .regex(ENV_KEY, 'invalid environment variable name')
+  .refine((k) => !RESERVED_ENV.has(k) && !k.startsWith('STAGECOACH_'), 'reserved name')
+  .superRefine((k, ctx) => {
+    const reason = deniedEnvReason(k);
+    if (reason !== undefined) {
+      ctx.addIssue({ code: 'custom', message: reason });
+    }
+  });
+
+const envValue = z
+  .string()
+  .max(65536)
+  .refine((v) => !v.includes('\0'), 'may not contain NUL');
+
 export const manifestSchema = z.strictObject({
   version: z.literal(1),
   name: z.string().regex(NAME, 'lowercase letters, digits and dashes, 1-63 chars').optional(),
@@ -115,24 +132,22 @@ export const manifestSchema = z.strictObject({
       'ports must be distinct',
     )
     .default({}),
-  env: z
+  env: z.record(envName, envValue).default({}),
+  /**
+   * Secrets: like env, but sealed at rest, shown as "***", redacted from logs, and written on
+   * the target to a 0600 file only. `generate` makes a random value once (kept on re-deploys).
+   */
+  secrets: z
     .record(
-      z
-        .string()
-        .regex(ENV_KEY, 'invalid environment variable name')
-        .refine((k) => !RESERVED_ENV.has(k) && !k.startsWith('STAGECOACH_'), 'reserved name')
-        .superRefine((k, ctx) => {
-          const reason = deniedEnvReason(k);
-          if (reason !== undefined) {
-            ctx.addIssue({ code: 'custom', message: reason });
-          }
+      envName,
+      z.union([
+        z.strictObject({ value: envValue }),
+        z.strictObject({
+          generate: z.strictObject({ length: z.number().int().min(8).max(256).default(32) }),
         }),
-      z
-        .string()
-        .max(65536)
-        .refine((v) => !v.includes('\0'), 'may not contain NUL'),
+      ]),
     )
-    .default({}),
+    .optional(),
   edge: edgeSchema.optional(),
   health: z
     .strictObject({ timeout_s: z.number().int().min(1).max(3600).default(60) })

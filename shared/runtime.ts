@@ -6,6 +6,8 @@ import { startEmbeddedDb, type EmbeddedDb } from './embedded-db.js';
 import type { Logger } from './logger.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { QueueRegistry, type QueueBackendConfig } from './queues.js';
+import type { SecretBox } from './secrets/box.js';
+import { loadSecretBox } from './secrets/key.js';
 
 /** How often every process relays outbox rows a crashed writer left behind. */
 export const RELAY_EVERY_MS = 1000;
@@ -15,6 +17,8 @@ export interface Runtime {
   queues: QueueRegistry;
   /** Moves committed job intents (the outbox) into the queues. */
   relay: OutboxRelay;
+  /** Seals and opens manifest secrets; null when no key is configured. */
+  secrets: SecretBox | null;
   databaseUrl: string;
   /** Closes queues, then the database, then the embedded server (if any). */
   close(): Promise<void>;
@@ -31,8 +35,9 @@ export function queueBackendFor(config: Config, databaseUrl: string): QueueBacke
 export async function boot(
   config: Config,
   logger: Logger,
-  opts: { migrate: boolean },
+  opts: { migrate: boolean; createKeyFile?: boolean },
 ): Promise<Runtime> {
+  const secrets = await loadSecretBox(config, logger, { createKeyFile: !!opts.createKeyFile });
   let embedded: EmbeddedDb | undefined;
   let url = config.DATABASE_URL;
   if (!url) {
@@ -61,6 +66,7 @@ export async function boot(
     db,
     queues,
     relay,
+    secrets,
     databaseUrl: url,
     async close() {
       await relay.stop();

@@ -4,6 +4,7 @@ import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { DeploymentRow } from '../shared/repositories/deployments.js';
 import type { QueueRegistry } from '../shared/queues.js';
+import type { SecretBox } from '../shared/secrets/box.js';
 import type { Transport } from '../shared/transports/types.js';
 
 export interface StageContext {
@@ -20,4 +21,6 @@ export interface StageContext {
   scriptsDir: string;
   /** Relays outbox rows to the queues (kicked after each commit that makes a job due). */
   relay?: { kick(): void };
+  /** Opens manifest secrets for the target; null when no key is configured. */
+  secrets?: SecretBox | null;
 }

@@ -40,7 +40,7 @@ async function openVerified(db: Knex, config: Config, d: DeploymentRow): Promise
 
 /** The context every stage of this process receives. */
 export function createStageContext(
-  rt: Pick<Runtime, 'db' | 'queues' | 'relay'>,
+  rt: Pick<Runtime, 'db' | 'queues' | 'relay'> & Partial<Pick<Runtime, 'secrets'>>,
   config: Config,
   logger: Logger,
 ): StageContext {
@@ -51,6 +51,7 @@ export function createStageContext(
     logger,
     scriptsDir: SCRIPTS_DIR,
     relay: rt.relay,
+    secrets: rt.secrets ?? null,
     openTransport: (d) => openVerified(rt.db, config, d),
   };
 }

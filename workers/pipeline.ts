@@ -35,6 +35,7 @@ export const STAGE_DEFS: Record<Stage, StageDef> = {
     done: 'deployed',
     resultColumn: 'deploy_result',
     percents: {
+      secrets: 38,
       release_check: 40,
       start_resources: 45,
       build: 55,

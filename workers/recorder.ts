@@ -5,6 +5,7 @@ import { appendLogs, type LogChunk } from '../shared/repositories/logs.js';
 import type { OutputStream } from '../shared/transports/types.js';
 import { appendTail } from '../shared/transports/types.js';
 import { isInfraError } from '../shared/infra.js';
+import { redactText } from '../shared/secrets/redact.js';
 import type { StageContext } from './context.js';
 import type { StageLease } from './lease.js';
 import { stepFailure } from './transport-failure.js';
@@ -25,6 +26,8 @@ export class StageRecorder {
   private timer?: NodeJS.Timeout;
   /** The step under way (or the last one), for errors that arrive from outside the step. */
   currentStep: string | null = null;
+  /** Secret values this stage handles: never stored in logs, tails or results. */
+  private secretValues: string[] = [];
 
   constructor(
     private readonly ctx: StageContext,
@@ -44,7 +47,8 @@ export class StageRecorder {
     const started = new Date();
     let tail = '';
     const handle: StepHandle = {
-      output: (stream, chunk) => {
+      output: (stream, raw) => {
+        const chunk = this.redact(raw);
         tail = appendTail(tail, chunk, STEP_TAIL_BYTES);
         this.log(id, stream, chunk);
       },
@@ -86,9 +90,20 @@ export class StageRecorder {
     });
   }
 
-  /** The stage result so far. */
+  /** Registers secret values to redact from everything recorded from now on. */
+  addSecrets(values: readonly string[]): void {
+    this.secretValues.push(...values);
+  }
+
+  /** `text` without the stage's secret values. */
+  redact(text: string): string {
+    return redactText(text, this.secretValues);
+  }
+
+  /** The stage result so far (an error's message redacted). */
   result(error: StageResult['error'] = null, extra: Record<string, unknown> = {}): StageResult {
-    return { ok: error === null, steps: [...this.steps], error, ...extra };
+    const safe = error ? { ...error, message: this.redact(error.message) } : null;
+    return { ok: error === null, steps: [...this.steps], error: safe, ...extra };
   }
 
   /** Shows `step` as the stage's progress (best effort: an outage of the database skips it). */

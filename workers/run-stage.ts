@@ -171,7 +171,8 @@ async function endAfterError(
       message: `${err.step}: ${err.code}; retrying in ${delayMs / 1000} s`,
     };
   } else {
-    const failure = describeFailure(err, stage);
+    const described = describeFailure(err, stage);
+    const failure = { ...described, message: rec.redact(described.message) };
     end = { kind: 'failed', failure, resultColumn: def.resultColumn, result: rec.result(failure) };
   }
   await finish(ctx, stage, d, lease, end, actor);

@@ -12,6 +12,7 @@ import type { StageLease } from './lease.js';
 import type { StageRecorder } from './recorder.js';
 import { runBuild } from './stages/build.js';
 import { runDeploy } from './stages/deploy.js';
+import { deliverSecrets, openSecrets } from './stages/secrets.js';
 import { runSetup } from './stages/setup.js';
 import { runStop } from './stages/stop.js';
 
@@ -67,6 +68,9 @@ export async function doWork(
       return await runSetup(ctx, d, t, rec);
     }
     if (stage === 'deploy') {
+      const secrets = openSecrets(ctx, d);
+      rec.addSecrets(Object.values(secrets));
+      await deliverSecrets(ctx, t, secrets, rec);
       return await runDeploy(ctx, d, t, rec, lease.signal);
     }
     return await runStop(t, rec, d.run_options?.stop_resources === true);

@@ -13,6 +13,7 @@ import {
 import { listEvents } from '../../shared/repositories/events.js';
 import { listLogs } from '../../shared/repositories/logs.js';
 import { STATUSES } from '../../shared/status.js';
+import { sealManifestSecrets } from '../../shared/secrets/manifest-secrets.js';
 import { edgeKey, targetKey } from '../../shared/targets.js';
 import type { ApiDeps } from '../deps.js';
 import { parseOr } from '../errors.js';
@@ -71,6 +72,7 @@ export function deploymentRoutes(deps: ApiDeps): Router {
   r.post('/deployments', async (req, res) => {
     const body = parseOr(createBody, req.body ?? {}, 'invalid_request', 'request body');
     const { manifest, scenario } = await validateManifest(body.manifest, deps.config);
+    const { manifest: stored, sealed } = sealManifestSecrets(manifest, deps.secrets);
     // creation and the first run commit together: a crash leaves both or neither; the unique
     // indexes of live workdirs and edge domains decide conflicts (409)
     const created = await createDeployment(
@@ -78,9 +80,10 @@ export function deploymentRoutes(deps: ApiDeps): Router {
       {
         name: manifest.name ?? scenario.name,
         scenario: scenario.name,
-        manifest,
+        manifest: stored,
         target_key: targetKey(manifest),
         edge_key: edgeKey(manifest),
+        secrets: sealed,
       },
       actor(res),
       async (trx, row) => (body.execute ? executeIn(trx, row.id, actor(res)) : { deployment: row }),

@@ -19,12 +19,13 @@ const RESOURCE_PORT_KEYS: ReadonlySet<string> = new Set(RESOURCE_KINDS);
 /**
  * Issues that make the pair undeployable: a service port key missing from `manifest.ports`,
  * a service using a resource's port key, two services on one port key, `env` defining a
- * variable the target injects for a declared resource, or `edge.service` naming no service.
+ * variable the target injects for a declared resource, a name in both `env` and `secrets`, or
+ * `edge.service` naming no service.
  * Scenario paths start with `scenario.`.
  */
 export function checkScenarioAgainstManifest(
   scenario: Scenario,
-  manifest: Pick<Manifest, 'ports' | 'env' | 'edge'>,
+  manifest: Pick<Manifest, 'ports' | 'env' | 'edge' | 'secrets'>,
 ): Issue[] {
   const issues: Issue[] = [];
   const usedBy = new Map<string, string>();
@@ -43,12 +44,26 @@ export function checkScenarioAgainstManifest(
       usedBy.set(key, service.name);
     }
   });
+  const secrets = manifest.secrets ?? {};
   for (const kind of scenario.resources) {
     const name = RESOURCE_ENV[kind];
+    for (const [where, vars] of [
+      ['env', manifest.env],
+      ['secrets', secrets],
+    ] as const) {
+      if (Object.hasOwn(vars, name)) {
+        issues.push({
+          path: `${where}.${name}`,
+          message: `${name} is set by the target for the declared ${kind} resource; remove it from ${where}`,
+        });
+      }
+    }
+  }
+  for (const name of Object.keys(secrets)) {
     if (Object.hasOwn(manifest.env, name)) {
       issues.push({
-        path: `env.${name}`,
-        message: `${name} is set by the target for the declared ${kind} resource; remove it from env`,
+        path: `secrets.${name}`,
+        message: `${name} is in env too; keep it in one of them`,
       });
     }
   }

@@ -32,6 +32,8 @@ export interface DeploymentRow {
   /** `<host>|<domain>` of the edge: one live owner each (null without an edge). */
   edge_key: string | null;
   ssh_host_key: string | null;
+  /** Sealed manifest secrets by name (shared/secrets/box.ts); never shown by the API. */
+  secrets: Record<string, string> | null;
   bundle: { sha256: string; size_bytes: number } | null;
   setup_result: StageResult | null;
   deploy_result: StageResult | null;
@@ -72,6 +74,7 @@ const JSON_COLUMNS = [
   'stop_result',
   'progress',
   'run_options',
+  'secrets',
 ];
 
 /** True when the string is a well-formed uuid (anything else cannot be an id). */
@@ -106,6 +109,7 @@ export async function createDeployment<T = DeploymentRow>(
     manifest: Record<string, unknown>;
     target_key: string;
     edge_key: string | null;
+    secrets?: Record<string, string> | null;
   },
   actor: string,
   /** More work in the same transaction (e.g. starting a run): creation commits with it or not at all. */
@@ -180,7 +184,8 @@ export async function softDeleteDeployment(
     .where({ id })
     .whereNull('deleted_at')
     .whereNull('run_kind')
-    .update({ deleted_at: db.fn.now(), updated_at: db.fn.now() });
+    // a deleted deployment keeps its history, not its secrets
+    .update({ deleted_at: db.fn.now(), updated_at: db.fn.now(), secrets: null });
   if (count > 0) {
     return 'deleted';
   }

@@ -98,7 +98,7 @@ describe('api: outages of the database and the queue backend', function () {
     // nothing here executes a run, so the outbox relay is never needed
     const relay = { kick: () => undefined };
     const logger = createLogger('silent');
-    api = await serve(createApp({ db, queues, relay, config, logger }));
+    api = await serve(createApp({ db, queues, relay, secrets: null, config, logger }));
     const created = await api.call('POST', BASE, { manifest: buildManifest() });
     expect(created.status, JSON.stringify(created.body)).to.equal(201);
     deploymentId = created.body.deployment.id;

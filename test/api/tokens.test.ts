@@ -247,7 +247,10 @@ describe('api: named tokens', function () {
       const ops = await call(api, 'POST', '/tokens', { token: API_TOKEN, body: { name: 'ops2' } });
       const probe = express();
       const deps = { db: h.db, queues: h.queues, config: h.config, logger: createLogger('silent') };
-      probe.use(authenticate({ ...deps, relay: { kick: () => undefined } }), authorize);
+      probe.use(
+        authenticate({ ...deps, relay: { kick: () => undefined }, secrets: null }),
+        authorize,
+      );
       probe.get('/who', (_req, res) => {
         res.json({ actor: res.locals.actor, principal: res.locals.principal });
       });

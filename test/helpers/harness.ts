@@ -16,6 +16,7 @@ import { createLogger } from '../../shared/logger.js';
 import { OutboxRelay } from '../../shared/outbox-relay.js';
 import { QueueRegistry, type QueueBackendConfig } from '../../shared/queues.js';
 import { RELAY_EVERY_MS } from '../../shared/runtime.js';
+import { SecretBox } from '../../shared/secrets/box.js';
 import type { StageContext } from '../../workers/context.js';
 import { createStageContext } from '../../workers/create-context.js';
 import { startWorkers, type WorkerSet } from '../../workers/start.js';
@@ -66,6 +67,8 @@ export async function createHarness(
     LOG_LEVEL: 'silent',
     // tests poll the API from one address; the rate limit has tests of its own
     RATE_LIMIT_PER_MINUTE: '0',
+    // test sshd keys live in temp dirs (test/helpers/sshd.ts), not in ~/.ssh
+    SSH_KEYS_DIR: tmpdir(),
     ...env,
   });
   const admin = knexFactory({ client: 'pg', connection: TEST_DATABASE_URL });
@@ -79,9 +82,12 @@ export async function createHarness(
   const queues = new QueueRegistry(backend, config.JOB_LOCK_SECONDS * 1000);
   const logger = createLogger('silent');
   const relay = new OutboxRelay(db, queues, logger).start(RELAY_EVERY_MS);
-  const ctx = createStageContext({ db, queues, relay }, config, logger);
+  const secrets = SecretBox.fromText(
+    config.STAGECOACH_SECRET_KEY ?? randomBytes(32).toString('hex'),
+  );
+  const ctx = createStageContext({ db, queues, relay, secrets }, config, logger);
   const h: Harness = {
-    app: createApp({ db, queues, relay, config, logger }),
+    app: createApp({ db, queues, relay, secrets, config, logger }),
     db,
     queues,
     config,

@@ -93,18 +93,22 @@ denied_env_name() {
 # Sets APP_ENV to the app env's KEY=value entries (config/app.env, read as data); refuses
 # (exit 2) a file that sets any denied name, naming every one.
 load_app_env() {
-  local key
+  local key file
   local -a denied=()
   APP_ENV=()
-  [[ -f $CONFIG_DIR/app.env ]] || return 0
-  read_env_file "$CONFIG_DIR/app.env"
-  for key in "${!ENV_FILE[@]}"; do
-    if denied_env_name "$key"; then denied+=("$key"); fi
-    APP_ENV+=("$key=${ENV_FILE[$key]}")
+  # the app env of the bundle, then the secrets the worker wrote at deploy time (0600, never
+  # in the bundle); both read as data
+  for file in "$CONFIG_DIR/app.env" "$STATE/secrets.env"; do
+    [[ -f $file ]] || continue
+    read_env_file "$file"
+    for key in "${!ENV_FILE[@]}"; do
+      if denied_env_name "$key"; then denied+=("$key"); fi
+      APP_ENV+=("$key=${ENV_FILE[$key]}")
+    done
   done
   if ((${#denied[@]})); then
     mapfile -t denied < <(printf '%s\n' "${denied[@]}" | sort)
-    die 2 "config/app.env sets ${denied[*]}: names that make a shell or the dynamic loader run code; remove them from the manifest's env"
+    die 2 "config/app.env or state/secrets.env sets ${denied[*]}: names that make a shell or the dynamic loader run code; remove them from the manifest's env and secrets"
   fi
 }
 
