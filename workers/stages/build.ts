@@ -23,6 +23,7 @@ export async function runBuild(
         cacheDir: path.join(ctx.config.dataDir, 'bundles'),
         scriptsDir: ctx.scriptsDir,
         force: opts.forceRebuild,
+        maxBytes: ctx.config.BUNDLE_MAX_BYTES,
       });
       h.output(
         'stdout',
