@@ -8,6 +8,7 @@ import { isInfraError } from '../shared/infra.js';
 import { redactText } from '../shared/secrets/redact.js';
 import type { StageContext } from './context.js';
 import type { StageLease } from './lease.js';
+import { LogBudget } from './log-budget.js';
 import { stepFailure } from './transport-failure.js';
 
 const STEP_TAIL_BYTES = 4000;
@@ -28,6 +29,7 @@ export class StageRecorder {
   currentStep: string | null = null;
   /** Secret values this stage handles: never stored in logs, tails or results. */
   private secretValues: string[] = [];
+  private readonly budget: LogBudget;
 
   constructor(
     private readonly ctx: StageContext,
@@ -38,7 +40,9 @@ export class StageRecorder {
     private readonly percents: Record<string, number> = {},
     /** The lease the stage runs under: fences writes and stops steps once lost. */
     private readonly lease?: StageLease,
-  ) {}
+  ) {
+    this.budget = new LogBudget(ctx, runId);
+  }
 
   /** Runs one step; records it whether it succeeds or throws. */
   async step<T>(id: string, title: string, fn: (h: StepHandle) => Promise<T>): Promise<T> {
@@ -119,6 +123,9 @@ export class StageRecorder {
   }
 
   private log(step: string, stream: OutputStream, chunk: string): void {
+    if (!this.budget.open) {
+      return;
+    }
     this.pending.push({
       deployment_id: this.deploymentId,
       run_id: this.runId,
@@ -139,7 +146,7 @@ export class StageRecorder {
     const batch = this.pending;
     this.pending = [];
     try {
-      await appendLogs(this.ctx.db, batch);
+      await appendLogs(this.ctx.db, await this.budget.fit(batch));
     } catch (err) {
       if (!isInfraError(err)) {
         throw err;
