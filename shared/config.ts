@@ -103,6 +103,8 @@ export const configSchema = z.object({
   BUNDLE_MAX_BYTES: envNumber(1, 2 ** 50, 2 * 1024 ** 3),
   /** A manifest's ssh `key_path` must name a file inside this directory (`~` = the worker's home). */
   SSH_KEYS_DIR: z.string().min(1).default('~/.ssh'),
+  /** Output stored per run (deployment_logs); past it a marker says the rest was dropped. */
+  RUN_LOG_MAX_BYTES: envNumber(1024, 2 ** 40, 16 * 1024 ** 2),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -28,6 +28,7 @@ describe('shared/config', () => {
         EMBEDDED_PG_PORT: 54329,
         QUEUE_PREFIX: 'stagecoach',
         LOG_LEVEL: 'info',
+        SSH_KEYS_DIR: '~/.ssh',
         BUNDLE_MAX_BYTES: 2 * 1024 ** 3,
         ALLOWED_HOSTS: [],
         RATE_LIMIT_PER_MINUTE: 600,
@@ -42,6 +43,7 @@ describe('shared/config', () => {
         HOST_CONCURRENCY: 1,
         SHUTDOWN_GRACE_SECONDS: 30,
         JOB_LOCK_SECONDS: 30,
+        RUN_LOG_MAX_BYTES: 16 * 1024 ** 2,
         dataDir: path.resolve('.data'),
         scenariosDir: path.resolve('.'),
       });
