@@ -85,6 +85,7 @@ cmd_health() {
   [[ $timeout =~ ^[0-9]+$ ]] || die 2 "health: timeout '$timeout' is not a number of seconds"
   deadline=$((SECONDS + timeout))
   local -a entries failed
+  rotate_service_logs "${SERVICES[@]}"
   while :; do
     entries=() failed=() ok=true fatal=false reason=''
     for name in "${SERVICES[@]}"; do
@@ -114,6 +115,7 @@ cmd_health() {
 cmd_status() {
   local name kind pid running port
   local -a services=() resources=()
+  rotate_service_logs "${SERVICES[@]}"
   for name in "${SERVICES[@]}"; do
     load_service "$name"
     pid='' running=false

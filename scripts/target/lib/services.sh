@@ -101,11 +101,61 @@ load_resource_env() {
   done
 }
 
+# ---------------------------------------------------------------- service logs
+
+# Rotated copies kept of each service log: <name>.log.1 (newest) … .3.
+LOG_KEEP=3
+
+# Rotates service $1's log when it is larger than STAGECOACH_LOG_MAX_BYTES (default 10 MiB):
+# .2 → .3 (dropping the old .3), .1 → .2, the live log copied to .1, then truncated in place.
+# Copy-truncate, because the service keeps its descriptor: launch_service opens the log with
+# O_APPEND (>>), so it goes on writing at the new end. Nothing sits between the service and the
+# file, so nothing can die and take the service with it; the price is that output written
+# between the copy and the truncation is lost. Rotation runs only when manage.sh runs (start,
+# health, status): between two runs a log can outgrow the limit. A flock on logs/.rotate.lock
+# keeps a concurrent status and health from rotating the same log twice. A log that is not a
+# regular file (a symlink) is left alone. Failures are reported, never fatal (return 1).
+rotate_service_log() {
+  local name=$1 log=$LOGS/$1.log max=${STAGECOACH_LOG_MAX_BYTES:-10485760}
+  [[ $max =~ ^[1-9][0-9]{0,15}$ ]] ||
+    die 2 "STAGECOACH_LOG_MAX_BYTES '$max' is not a positive number of bytes"
+  [[ -f $log && ! -L $log ]] || return 0
+  (
+    exec 8>>"$LOGS/.rotate.lock" && flock -w 10 8 || exit 1
+    local size i tmp
+    size=$(stat -c %s -- "$log") || exit 1
+    ((size > max)) || exit 0
+    for ((i = LOG_KEEP - 1; i >= 1; i--)); do
+      if [[ -e $log.$i || -L $log.$i ]]; then mv -fT -- "$log.$i" "$log.$((i + 1))" || exit 1; fi
+    done
+    # mktemp: a fresh 0600 file (cp onto a planted symlink would write through it).
+    tmp=$(mktemp -- "$log.1.XXXXXX") || exit 1
+    if ! cp -- "$log" "$tmp" || ! mv -fT -- "$tmp" "$log.1"; then
+      rm -f -- "$tmp"
+      exit 1
+    fi
+    truncate -s 0 -- "$log" || exit 1
+    printf '==== %s log rotated at %s bytes (limit %s); earlier output in %s.1\n' \
+      "$(date -u +%FT%TZ)" "$size" "$max" "${log##*/}" >>"$log"
+    say "service $name: log rotated ($size bytes > $max): $log.1"
+  ) || {
+    say "service $name: warning: could not rotate $log (see above); it keeps growing"
+    return 1
+  }
+}
+
+# Rotates the logs of services $@ (rotate_service_log); never fails.
+rotate_service_logs() {
+  local name
+  for name in "$@"; do rotate_service_log "$name" || true; done
+}
+
 # Starts service $SERVICE_NAME detached (own session and process group) with the app env
 # (APP_ENV, load_app_env), RESOURCE_ENV and PORT as data (exec_command), and records its pid.
 launch_service() {
   local name=$SERVICE_NAME log=$LOGS/$SERVICE_NAME.log pid
   (umask 077 && touch -- "$log")
+  rotate_service_log "$name" || true
   printf '\n==== %s starting %s (release %s): %s\n' "$(date -u +%FT%TZ)" "$name" \
     "${RELEASE_DIR##*/}" "$SERVICE_START" >>"$log"
   (
