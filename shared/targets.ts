@@ -48,6 +48,7 @@ export async function openTransport(
     user: t.user,
     keyPath: t.key_path,
     agentSocket: config.SSH_AUTH_SOCK,
+    keysDir: config.SSH_KEYS_DIR,
     expectedHostKey: hostKey,
     workdir: t.workdir,
   });

@@ -42,6 +42,20 @@ export function jobOutcome(job: Job | undefined): JobOutcome {
   return { state: 'completed', result: null };
 }
 
+/**
+ * A database statement in an error message: knex writes the SQL before the server's message
+ * (`update "deployments" set … where "id" = $3 - <error>`).
+ */
+const SQL_TEXT =
+  /\b(insert\s+into|update\s+\S+\s+set|delete\s+from|select\s[\s\S]*\sfrom)\b|\$\d+\b/i;
+const INTERNAL_FAILURE =
+  "the inspect job failed inside stagecoach (a database query or write); the worker's log has the details";
+
+/** What a failed inspect may tell the caller: a target's error as it is, never SQL. */
+export function publicReason(reason: string): string {
+  return SQL_TEXT.test(reason) ? INTERNAL_FAILURE : reason;
+}
+
 /** Polls the job until it finishes or `seconds` pass (then `pending`). */
 async function waitForOutcome(deps: ApiDeps, jobId: string, seconds: number): Promise<JobOutcome> {
   const deadline = Date.now() + seconds * 1000;
@@ -76,7 +90,7 @@ export function inspectRoutes(deps: ApiDeps): Router {
       return;
     }
     if (outcome.state === 'failed') {
-      throw new AppError('inspect_failed', outcome.reason, 502, { job_id: jobId });
+      throw new AppError('inspect_failed', publicReason(outcome.reason), 502, { job_id: jobId });
     }
     res.status(200).json({ job_id: jobId, result: outcome.result });
   });

@@ -75,6 +75,10 @@ main() {
       die 2 "unknown command '$cmd'; use one of: setup start-resources build start health status stop edge-apply prune"
       ;;
   esac
+  # What the commands write (state, logs, resource passwords, the builds' and services' files)
+  # may hold secrets: private by default. Not for setup: the packages apt-get installs must
+  # get their usual modes, and setup writes nothing secret (its directories get explicit modes).
+  if [[ $cmd != setup ]]; then umask 077; fi
   load_config
   # Commands that change the target take the lock; status and health only look.
   case $cmd in setup | start-resources | build | start | stop | edge-apply | prune) take_lock "$cmd" ;; esac

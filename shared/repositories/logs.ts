@@ -1,5 +1,6 @@
 /** Step output, streamed into Postgres in chunks. */
 import type { Db } from '../db.js';
+import { outputText } from '../transports/types.js';
 
 export interface LogChunk {
   deployment_id: string;
@@ -10,10 +11,14 @@ export interface LogChunk {
   chunk: string;
 }
 
-/** Appends output chunks (one insert for the batch). */
+/**
+ * Appends output chunks (one insert for the batch). A `text` column cannot hold U+0000: a NUL
+ * is stored as U+FFFD, as the transports already deliver it (`outputText`), so no writer can
+ * lose a batch of output to one byte.
+ */
 export async function appendLogs(db: Db, chunks: LogChunk[]): Promise<void> {
   if (chunks.length > 0) {
-    await db('deployment_logs').insert(chunks);
+    await db('deployment_logs').insert(chunks.map((c) => ({ ...c, chunk: outputText(c.chunk) })));
   }
 }
 

@@ -1,9 +1,16 @@
 /** A local sandbox target: a directory on the worker's machine, commands run as child processes. */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { insideDir } from './paths.js';
-import { appendTail, type ExecOptions, type ExecResult, type Transport } from './types.js';
+import {
+  appendTail,
+  outputText,
+  type ExecOptions,
+  type ExecResult,
+  type Transport,
+} from './types.js';
 
 /** The only variables a target command inherits from the worker (no secrets of ours leak). */
 const INHERITED_ENV = [
@@ -44,11 +51,13 @@ export class LocalTransport implements Transport {
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stdout.setEncoding('utf8').on('data', (data: string) => {
+      const chunk = outputText(data);
       stdout = appendTail(stdout, chunk);
       opts.onOutput?.('stdout', chunk);
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stderr.setEncoding('utf8').on('data', (data: string) => {
+      const chunk = outputText(data);
       stderr = appendTail(stderr, chunk);
       opts.onOutput?.('stderr', chunk);
     });
@@ -64,12 +73,17 @@ export class LocalTransport implements Transport {
     }
   }
 
-  /** Copies atomically: a partial file never appears under the final name. */
+  /**
+   * Copies atomically: a partial file never appears under the final name. Like the SSH
+   * transport, the file is 0600 and a directory created for it 0700 (bundles hold the env).
+   */
   async putFile(localPath: string, remotePath: string): Promise<void> {
     const dest = insideDir(this.workdir, remotePath);
-    await mkdir(path.dirname(dest), { recursive: true });
+    await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
     const part = `${dest}.part`;
-    await copyFile(localPath, part);
+    await rm(part, { force: true }); // a stale .part would keep its old mode
+    await copyFile(localPath, part, constants.COPYFILE_EXCL);
+    await chmod(part, 0o600);
     await rename(part, dest);
   }
 

@@ -1,6 +1,6 @@
 /** One command on one exec channel of an ssh2 Client: streamed, abortable, aware of a dropped link. */
 import type { Client, ClientChannel } from 'ssh2';
-import { appendTail, type ExecOptions, type ExecResult } from './types.js';
+import { appendTail, outputText, type ExecOptions, type ExecResult } from './types.js';
 
 /** How long an aborted command gets to report its end before we stop waiting for it. */
 const ABORT_GRACE_MS = 2_000;
@@ -84,8 +84,8 @@ class ChannelRun {
     this.channel = ch;
     ch.setEncoding('utf8');
     ch.stderr.setEncoding('utf8');
-    ch.on('data', (chunk: string) => this.stdout(chunk));
-    ch.stderr.on('data', (chunk: string) => this.emit('stderr', chunk));
+    ch.on('data', (chunk: string) => this.stdout(outputText(chunk)));
+    ch.stderr.on('data', (chunk: string) => this.emit('stderr', outputText(chunk)));
     ch.on('exit', (code: number | null, signal?: string) => {
       this.exit = { code: code ?? null, signal: signal ?? null };
     });

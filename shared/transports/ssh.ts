@@ -23,18 +23,22 @@ export interface SshConnectOptions extends SshTarget {
   expectedHostKey?: string;
   /** `~`, `~/x`, relative (to the remote $HOME) or absolute; created when missing. */
   workdir: string;
+  /** SSH_KEYS_DIR: keyPath must name a file inside it (a relative keyPath is taken in it). */
+  keysDir: string;
   connectTimeoutMs?: number;
   keepaliveIntervalMs?: number;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Mode of every file putFile writes (bundles hold the app's env). */
+const PRIVATE_FILE = 0o600;
 /** ssh2-sftp-client logs connection events to the console unless given callbacks. */
 const QUIET = { error: () => {}, end: () => {}, close: () => {} };
 
 /** Connects, verifies the host key, authenticates, opens SFTP, and resolves and creates the workdir. */
 export async function connectSsh(opts: SshConnectOptions): Promise<SshTransport> {
   const target: SshTarget = pickTarget(opts);
-  const auth = await credentials(target);
+  const auth = await credentials(target, opts.keysDir);
   const sftp = new SftpClient('stagecoach', QUIET);
   const client = clientOf(sftp);
   const keys: HostKeyCheck = {
@@ -120,13 +124,19 @@ export class SshTransport implements Transport {
     return runChannel(this.client, command, opts, this.hooks(`\`${argv[0]}\``));
   }
 
-  /** Uploads to `<remote>.part` with fastPut (streams), then renames: no partial final file. */
+  /**
+   * Uploads to `<remote>.part` with fastPut (streams), then renames: no partial final file.
+   * What we ship (bundles) holds secrets: the file is 0600 before its first byte is written,
+   * and a directory created for it is 0700.
+   */
   async putFile(localPath: string, remotePath: string): Promise<void> {
     const dest = this.inside(remotePath);
     const part = `${dest}.part`;
-    await this.check(['mkdir', '-p', '--', path.posix.dirname(dest)]);
+    await this.check(['mkdir', '-p', '-m', '700', '--', path.posix.dirname(dest)]);
     try {
-      await this.sftp.fastPut(localPath, part);
+      // ssh2 fchmods the file before its first write but ignores a failure: check it here
+      await this.sftp.fastPut(localPath, part, { mode: PRIVATE_FILE });
+      await this.sftp.chmod(part, PRIVATE_FILE);
     } catch (err) {
       throw await this.transferError(err, `the upload of ${remotePath}`, part);
     }

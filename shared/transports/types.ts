@@ -9,7 +9,7 @@ export interface ExecOptions {
   env?: Record<string, string>;
   /** Aborting kills the command (and closes the channel on SSH). */
   signal?: AbortSignal;
-  /** Called with each chunk of output as it arrives. */
+  /** Called with each chunk of output as it arrives (text: see `outputText`). */
   onOutput?: (stream: OutputStream, chunk: string) => void;
 }
 
@@ -45,4 +45,13 @@ export const OUTPUT_TAIL_BYTES = 64 * 1024;
 export function appendTail(tail: string, chunk: string, max = OUTPUT_TAIL_BYTES): string {
   const next = tail + chunk;
   return next.length > max ? next.slice(next.length - max) : next;
+}
+
+/**
+ * Command output is text, for people and for PostgreSQL, whose text and jsonb cannot hold
+ * U+0000: a NUL becomes U+FFFD, as every byte that is not UTF-8 already does when decoded.
+ * Both transports pass output through this before anyone sees it.
+ */
+export function outputText(chunk: string): string {
+  return chunk.includes('\0') ? chunk.replaceAll('\0', '\uFFFD') : chunk;
 }

@@ -45,7 +45,8 @@ export async function runSetup(
     return { bundle_sha256: bundle.sha256, uploaded: false, skipped: true, preflight };
   }
   const uploaded = await rec.step('transfer', 'Transfer the bundle', async (h) => {
-    await runChecked(t, ['mkdir', '-p', 'bundles', 'releases'], {
+    // bundles and releases hold the app's env: private, also where an older version made them
+    await runChecked(t, ['install', '-d', '-m', '700', 'bundles', 'releases'], {
       step: 'transfer',
       code: 'transfer_failed',
       handle: h,
@@ -70,8 +71,10 @@ export async function runSetup(
     const tmp = `${paths.release}.tmp`;
     const opts = { step: 'extract', code: 'extract_failed', handle: h };
     await runChecked(t, ['rm', '-rf', tmp, paths.release], opts);
-    await runChecked(t, ['mkdir', '-p', tmp], opts);
+    await runChecked(t, ['mkdir', '-m', '700', tmp], opts);
     await runChecked(t, ['tar', '-xzf', paths.bundle, '-C', tmp], opts);
+    // tar keeps the archive's 0644/0755 (as root): nothing of a release is for other users
+    await runChecked(t, ['chmod', '-R', 'go=', tmp], opts);
     await runChecked(t, ['mv', tmp, paths.release], opts);
   });
   const result = await rec.step('manage_setup', 'Prepare the target (manage.sh setup)', (h) =>

@@ -12,6 +12,13 @@ releases_newest_first() {
   done | sort -rn | awk '{print $2}'
 }
 
+# Bundles and releases hold the app's env. Versions before 0600 uploads and 0700 releases left
+# them readable by every user of the target: close what such a version left behind.
+close_old_modes() {
+  chmod 700 -- "$HOME_DIR/bundles" "$HOME_DIR/releases" 2>/dev/null || true
+  chmod go= -- "$HOME_DIR"/bundles/*.tar.gz "$HOME_DIR"/releases/*/ 2>/dev/null || true
+}
+
 cmd_prune() {
   local keep=${1:-3} current='' name kept=0 removed=()
   [[ $keep =~ ^[0-9]+$ ]] || die 2 "prune: keep must be a number, got '$keep'"
@@ -33,5 +40,6 @@ cmd_prune() {
   done < <(releases_newest_first)
   # temp leftovers of interrupted extracts and uploads
   rm -rf -- "$HOME_DIR"/releases/*.tmp "$HOME_DIR"/bundles/*.part 2>/dev/null || true
+  close_old_modes
   result "{\"removed\":[$(join_json "${removed[@]}")],\"kept\":$kept}"
 }
