@@ -1,6 +1,5 @@
 /** `npm run dev`: everything in one process (embedded services when needed, API, all workers). */
-import { once } from 'node:events';
-import { createApp } from '../api/app.js';
+import { closeServer, listenApi } from '../api/listen.js';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { boot } from '../shared/runtime.js';
@@ -15,21 +14,13 @@ const rt = await boot(config, logger, { migrate: true, createKeyFile: true });
 const workers = startWorkers(createStageContext(rt, config, logger), config.WORKER_QUEUES, {
   concurrency: config.WORKER_CONCURRENCY,
 });
-const server = createApp({
-  db: rt.db,
-  queues: rt.queues,
-  relay: rt.relay,
-  secrets: rt.secrets,
-  config,
-  logger,
-}).listen(config.PORT, config.HOST);
-await once(server, 'listening');
+const server = await listenApi(rt, config, logger);
 logger.info(
   { url: `http://${config.HOST}:${config.PORT}`, board: '/admin/queues' },
   'stagecoach is up',
 );
 onShutdown(logger, [
-  ['http', () => new Promise<void>((r) => server.close(() => r()))],
+  ['http', () => closeServer(server)],
   ['workers', () => workers.close()],
   ['runtime', () => rt.close()],
 ]);
