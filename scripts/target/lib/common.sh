@@ -105,11 +105,11 @@ load_app_env() {
       if denied_env_name "$key"; then denied+=("$key"); fi
       APP_ENV+=("$key=${ENV_FILE[$key]}")
     done
+    if ((${#denied[@]})); then
+      mapfile -t denied < <(printf '%s\n' "${denied[@]}" | sort)
+      die 2 "${file#"$RELEASE_DIR"/} sets ${denied[*]}: names that make a shell or the dynamic loader run code; remove them from the manifest's env and secrets"
+    fi
   done
-  if ((${#denied[@]})); then
-    mapfile -t denied < <(printf '%s\n' "${denied[@]}" | sort)
-    die 2 "config/app.env or state/secrets.env sets ${denied[*]}: names that make a shell or the dynamic loader run code; remove them from the manifest's env and secrets"
-  fi
 }
 
 # The variables of manage.sh's own environment that services and builds inherit; nothing else
