@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import path from 'node:path';
 import { IN_CI } from './env.js';
 
 export const CADDY = '/usr/bin/caddy';
@@ -169,4 +170,24 @@ export function adminRequest(
   const argv = opts.as ? ['runuser', '-u', opts.as, '--', ...curl] : curl;
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The site files of `domain` in an edge dir (keyed by deployment: `<domain>--<id>.caddy`). */
+export function siteFiles(edgeDir: string, domain: string): string[] {
+  const dir = path.join(edgeDir, 'sites');
+  if (!existsSync(dir)) {
+    return [];
+  }
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(`${domain}--`) && f.endsWith('.caddy'))
+    .map((f) => path.join(dir, f));
+}
+
+/** The one site file of `domain` (throws when there is not exactly one). */
+export function siteFile(edgeDir: string, domain: string): string {
+  const files = siteFiles(edgeDir, domain);
+  if (files.length !== 1) {
+    throw new Error(`expected one site file for ${domain} in ${edgeDir}, found ${files.length}`);
+  }
+  return files[0];
 }

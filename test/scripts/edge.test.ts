@@ -14,6 +14,8 @@ import {
   edgeGet,
   killMentioning,
   requireCaddy,
+  siteFile,
+  siteFiles,
   statusOf,
   waitForStatus,
   type Answer,
@@ -127,7 +129,7 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
       changed: true,
       started: true,
       edge_dir: edgeDir,
-      site: path.join(edgeDir, 'sites', `${domain('a')}.caddy`),
+      site: siteFile(edgeDir, domain('a')),
       http_port: httpPort,
       https_port: httpsPort,
       health_path: '/health',
@@ -176,18 +178,18 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
 
   it('a domain Caddy rejects fails naming it, and the previous config still serves', async function () {
     const good = await readFile(edgeEnvFile('a'), 'utf8');
-    const siteBefore = readFileSync(path.join(edgeDir, 'sites', `${domain('a')}.caddy`), 'utf8');
+    const siteBefore = readFileSync(siteFile(edgeDir, domain('a')), 'utf8');
     await writeFile(edgeEnvFile('a'), shellEnvFile({ ...edgeVars('a'), EDGE_DOMAIN: 'a,b.test' }));
     try {
       const r = await run('a', 'edge-apply');
       expect(r.code, r.stdout).to.equal(1);
       expect(lastLine(r.stderr)).to.contain('caddy validate for a,b.test failed');
       expect(lastLine(r.stderr)).to.contain('Site addresses cannot contain a comma');
-      expect(existsSync(path.join(edgeDir, 'sites', 'a,b.test.caddy'))).to.equal(false);
+      expect(siteFiles(edgeDir, 'a,b.test')).to.deep.equal([]);
     } finally {
       await writeFile(edgeEnvFile('a'), good);
     }
-    const siteAfter = readFileSync(path.join(edgeDir, 'sites', `${domain('a')}.caddy`), 'utf8');
+    const siteAfter = readFileSync(siteFile(edgeDir, domain('a')), 'utf8');
     expect(siteAfter).to.equal(siteBefore);
     expect(caddyRunning()).to.equal(true);
     expect(await servesHttps('a')).to.equal(200);
@@ -218,13 +220,27 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
     expect(await servesHttps('a')).to.equal(200);
   });
 
+  it('a second deployment with the same domain can neither take the site nor stop it', async function () {
+    // the API refuses this at create (409 domain_in_use); here two targets share one edge anyway
+    await deployment('twin');
+    await writeFile(edgeEnvFile('twin'), shellEnvFile({ ...edgeVars('a') }));
+    const r = await run('twin', 'edge-apply');
+    expect(r.code, r.stdout).to.equal(1);
+    expect(siteFiles(edgeDir, domain('a'))).to.have.length(1);
+    expect(await servesHttps('a')).to.equal(200);
+    const stop = resultOf(ok(await run('twin', 'stop')));
+    expect(stop.edge).to.deep.equal({ site_removed: false, caddy_stopped: false });
+    expect(siteFiles(edgeDir, domain('a'))).to.have.length(1);
+    expect(await servesHttps('a')).to.equal(200);
+  });
+
   it('stop removes the site; the last stop stops Caddy', async function () {
     const a = resultOf(ok(await run('a', 'stop')));
     expect(a).to.deep.equal({
       stopped: ['web'],
       edge: { site_removed: true, caddy_stopped: false },
     });
-    expect(existsSync(path.join(edgeDir, 'sites', `${domain('a')}.caddy`))).to.equal(false);
+    expect(siteFiles(edgeDir, domain('a'))).to.deep.equal([]);
     expect(await servesHttps('b')).to.equal(200);
     expect(statusOf(await getHttps('a'))).not.to.equal(200);
     expect(caddyRunning()).to.equal(true);

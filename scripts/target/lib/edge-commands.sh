@@ -33,6 +33,9 @@ cmd_edge_apply() {
   else
     caddyfile=$(render_system_caddyfile)
   fi
+  # this domain's site under the name an older version gave it is this deployment's (one live
+  # owner per domain): it moves to the keyed name
+  if edge_remove "$EDGE_LEGACY_SITE"; then changed=true; fi
   if edge_install "$EDGE_SITE_FILE" "$(render_site)"; then changed=true; fi
   if edge_install "$EDGE_CADDYFILE" "$caddyfile"; then changed=true; fi
   if $changed; then
@@ -77,7 +80,7 @@ edge_status() {
   edge_paths
   local running=false site=false
   if caddy_running; then running=true; fi
-  if [[ -f $EDGE_SITE_FILE ]]; then site=true; fi
+  if [[ -f $EDGE_SITE_FILE || -f $EDGE_LEGACY_SITE ]]; then site=true; fi
   say "edge: mode=$EDGE_MODE caddy running=$running site=$site ($EDGE_SITE_FILE)"
   EDGE_JSON=$(printf '"edge":{"mode":"%s","running":%s,"site":%s}' "$EDGE_MODE" "$running" "$site")
 }
@@ -94,7 +97,12 @@ edge_stop() {
   # Never applied here: nothing to undo.
   [[ -d $EDGE_SITES ]] || return 0
   take_edge_lock stop
-  if edge_remove "$EDGE_SITE_FILE"; then removed=true; fi
+  if edge_remove "$EDGE_SITE_FILE"; then
+    removed=true
+  elif edge_remove "$EDGE_LEGACY_SITE"; then
+    # deployed by an older version and never applied since
+    removed=true
+  fi
   for f in "$EDGE_SITES"/*.caddy; do if [[ -e $f ]]; then left+=("$f"); fi; done
   if [[ $EDGE_MODE == managed ]]; then
     if ((${#left[@]} == 0)); then

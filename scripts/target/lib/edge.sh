@@ -67,7 +67,8 @@ edge_mode() {
   echo managed
 }
 
-# Sets EDGE_MODE, EDGE_DIR, EDGE_SITES, EDGE_SITE_FILE, EDGE_CADDYFILE, EDGE_LOCK, EDGE_ROOT_CA,
+# Sets EDGE_MODE, EDGE_DIR, EDGE_SITES, EDGE_SITE_FILE, EDGE_LEGACY_SITE, EDGE_CADDYFILE, EDGE_LOCK,
+# EDGE_ROOT_CA,
 # and Caddy's own paths (edge_run_paths); with `create`, creates the managed edge dir.
 # shellcheck disable=SC2034 # read by edge-caddy.sh and edge-commands.sh
 edge_paths() {
@@ -93,7 +94,17 @@ edge_paths() {
     edge_run_paths
     EDGE_ROOT_CA=$EDGE_RUN/data/pki/authorities/local/root.crt
   fi
-  EDGE_SITE_FILE=$EDGE_SITES/$EDGE_DOMAIN.caddy EDGE_LOCK=$EDGE_SITES/.edge.lock
+  # The site is keyed by deployment (its target home), so one deployment's apply or stop never
+  # touches another's site; `<domain>.caddy` is the name older versions used.
+  EDGE_SITE_FILE=$EDGE_SITES/$EDGE_DOMAIN--$(edge_owner_id).caddy
+  EDGE_LEGACY_SITE=$EDGE_SITES/$EDGE_DOMAIN.caddy EDGE_LOCK=$EDGE_SITES/.edge.lock
+}
+
+# 12 hex digits naming this deployment on the target: from its home dir, unique per deployment.
+edge_owner_id() {
+  local sum
+  sum=$(printf '%s' "$HOME_DIR" | sha256sum)
+  printf '%s' "${sum:0:12}"
 }
 
 # Sets EDGE_RUN, the managed Caddy's own dir: its storage (data/), XDG config dir (config/),
