@@ -57,6 +57,8 @@ export async function runStage(
     return { skipped: claim.kind };
   }
   const d = claim.row;
+  const at = { deployment: deploymentId, run: runId, stage };
+  ctx.logger.info({ ...at, attempt: claim.attempt, took_over: claim.tookOver }, 'stage started');
   const lease = new StageLease(ctx, deploymentId, token, leaseMs);
   lease.start(stageTimeoutMs(stage, d.manifest as unknown as Manifest, ctx.config));
   const leave = active.add(lease);
@@ -70,6 +72,7 @@ export async function runStage(
       return await endAfterError(ctx, stage, d, rec, lease, err);
     }
     await finish(ctx, stage, d, lease, successEnd(stage, rec, output), ACTOR);
+    ctx.logger.info(at, 'stage finished');
     return output;
   } finally {
     lease.stop();
@@ -176,6 +179,11 @@ async function endAfterError(
     end = { kind: 'failed', failure, resultColumn: def.resultColumn, result: rec.result(failure) };
   }
   await finish(ctx, stage, d, lease, end, actor);
+  const detail = end.kind === 'failed' ? end.failure : { requeued: end.message };
+  ctx.logger.warn(
+    { deployment: d.id, run: d.run_id, stage, ...detail },
+    `stage ended: ${end.kind}`,
+  );
   if (end.kind === 'failed') {
     throw new UnrecoverableError(
       `${end.failure.step}: ${end.failure.code}: ${end.failure.message}`,

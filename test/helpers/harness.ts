@@ -12,7 +12,7 @@ import knexFactory, { type Knex } from 'knex';
 import { createApp } from '../../api/app.js';
 import { parseConfig, type Config } from '../../shared/config.js';
 import { createDb, migrate } from '../../shared/db.js';
-import { createLogger } from '../../shared/logger.js';
+import { createLogger, type Logger } from '../../shared/logger.js';
 import { OutboxRelay } from '../../shared/outbox-relay.js';
 import { QueueRegistry, type QueueBackendConfig } from '../../shared/queues.js';
 import { RELAY_EVERY_MS } from '../../shared/runtime.js';
@@ -55,6 +55,8 @@ async function dropRedisPrefix(prefix: string): Promise<void> {
 export async function createHarness(
   kind: BackendKind,
   env: Record<string, string> = {},
+  /** A logger to see what stagecoach logs (default: silent). */
+  logger: Logger = createLogger('silent'),
 ): Promise<Harness> {
   const id = `t_${randomBytes(5).toString('hex')}`;
   const dataDir = await mkdtemp(path.join(tmpdir(), 'stagecoach-it-'));
@@ -80,7 +82,6 @@ export async function createHarness(
       ? { kind: 'redis', url: TEST_REDIS_URL, prefix: id }
       : { kind: 'postgres', connectionString: TEST_DATABASE_URL, schema: `${id}_q` };
   const queues = new QueueRegistry(backend, config.JOB_LOCK_SECONDS * 1000);
-  const logger = createLogger('silent');
   const relay = new OutboxRelay(db, queues, logger).start(RELAY_EVERY_MS);
   const secrets = SecretBox.fromText(
     config.STAGECOACH_SECRET_KEY ?? randomBytes(32).toString('hex'),

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { createApp } from '../../api/app.js';
+import { createLogger } from '../../shared/logger.js';
 import {
   buildManifest,
   buildScenario,
@@ -42,6 +43,7 @@ describe('secrets: sealed, redacted, delivered only to a 0600 file', function ()
   let id: string;
   let port: number;
   let generated: string;
+  const logLines: string[] = [];
 
   before(async () => {
     scenarios = await makeTempDir();
@@ -59,7 +61,26 @@ describe('secrets: sealed, redacted, delivered only to a 0600 file', function ()
       }),
       files: { 'server.cjs': SERVER },
     });
-    h = await createHarness('redis', { SCENARIOS_DIR: scenarios });
+    // everything stagecoach logs, at debug level, to search for the values
+    await writeScenarioDir(scenarios, {
+      relPath: 'secret-fail',
+      scenario: buildScenario({
+        services: [
+          {
+            name: 'web',
+            build: 'echo "leaking $DB_PASSWORD"; exit 3',
+            start: 'node server.cjs',
+            port: 'web',
+          },
+        ],
+      }),
+      files: { 'server.cjs': SERVER },
+    });
+    h = await createHarness(
+      'redis',
+      { SCENARIOS_DIR: scenarios },
+      createLogger('debug', { write: (line: string) => void logLines.push(line) }),
+    );
     h.startWorkers();
     api = await serve(h.app);
     port = await freePort();
@@ -112,6 +133,27 @@ describe('secrets: sealed, redacted, delivered only to a 0600 file', function ()
     expect(build).to.contain('building with *** and ***');
     const inspect = await api.call('POST', `/api/v1/deployments/${id}/inspect?wait=30`, {});
     expectClean('inspect', JSON.stringify(inspect.body));
+  });
+
+  it('keeps values out of a failure: error message, step result and logs', async () => {
+    const manifest = buildManifest({
+      scenario: { path: 'secret-fail' },
+      target: { type: 'local', workdir: 'targets/secret-fail' },
+      ports: { web: await freePort() },
+      secrets: { DB_PASSWORD: { value: GIVEN } },
+    });
+    const res = await api.call('POST', '/api/v1/deployments', { manifest, execute: true });
+    const d = await api.waitFor(res.body.deployment.id, ['failed', 'deployed']);
+    expect(d).to.include({ status: 'failed', error_step: 'build' });
+    expect(d.error_message).to.contain('leaking ***');
+    expectClean('the failed deployment', JSON.stringify(d));
+  });
+
+  it('logs no value (pino output of API and workers at debug level)', () => {
+    const text = logLines.join('');
+    expect(text).to.contain('stage started');
+    expect(text).to.contain('stage ended: failed');
+    expectClean('pino output', text);
   });
 
   it('keeps no value in clear in the database or the queues', async () => {
