@@ -69,7 +69,7 @@ cmd_start() {
     entries+=("$(printf '{"name":"%s","pid":%s,"port":%s}' "$name" "$LAUNCHED_PID" "$SERVICE_PORT")")
   done
   # Catch commands that die at once (not found, syntax error) here rather than in `health`.
-  sleep 0.5
+  sleep 0.2
   for name in "${SERVICES[@]}"; do
     if ! service_pid "$name" >/dev/null; then
       print_log_tail "$name"
@@ -100,7 +100,8 @@ cmd_health() {
       fi
     done
     if $ok || $fatal || ((SECONDS >= deadline)); then break; fi
-    sleep 1
+    # a service usually answers within a fraction of a second of starting: poll, don't wait
+    sleep 0.2
   done
   if $ok; then
     say "health: all services healthy"
