@@ -105,6 +105,8 @@ export const configSchema = z.object({
   SSH_KEYS_DIR: z.string().min(1).default('~/.ssh'),
   /** Output stored per run (deployment_logs); past it a marker says the rest was dropped. */
   RUN_LOG_MAX_BYTES: envNumber(1024, 2 ** 40, 16 * 1024 ** 2),
+  /** Health watch: inspect every idle `deployed` deployment this often (seconds); 0 turns it off. */
+  HEALTH_WATCH_SECONDS: envNumber(0, 86_400, 60),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -8,6 +8,13 @@ import {
 } from '../shared/repositories/deployments.js';
 import { redactText } from '../shared/secrets/redact.js';
 import type { StageContext } from './context.js';
+import {
+  isWatched,
+  isWatchJob,
+  judgeHealth,
+  recordHealth,
+  unreachableHealth,
+} from './health-watch.js';
 import { runInspect } from './stages/inspect.js';
 import { openSecrets } from './stages/secrets.js';
 
@@ -35,17 +42,42 @@ function redactLogs(result: Record<string, unknown>, values: string[]): Record<s
   return { ...result, logs: safe };
 }
 
-/** Inspect: reads the target and stores the result; the status never changes. */
+/**
+ * Inspect: reads the target and stores the result; the status never changes. On an idle
+ * `deployed` deployment it also records `health` (an unreadable target is `down`).
+ */
 export async function runInspectJob(ctx: StageContext, job: Job): Promise<unknown> {
   const { deploymentId } = PAYLOADS.inspect.parse(job.data);
   const d = await findDeployment(ctx.db, deploymentId);
   if (!d) {
     return { ok: false, error: 'deployment not found' };
   }
+  if (isWatchJob(job) && !isWatched(d)) {
+    return { ok: false, skipped: 'not an idle deployed deployment' };
+  }
+  let result: Record<string, unknown>;
+  try {
+    result = await inspectTarget(ctx, d);
+  } catch (err) {
+    if (isWatched(d)) {
+      await recordHealth(ctx, d, unreachableHealth(err));
+    }
+    throw err;
+  }
+  if (isWatched(d)) {
+    await recordHealth(ctx, d, judgeHealth(result));
+  }
+  return result;
+}
+
+async function inspectTarget(
+  ctx: StageContext,
+  d: DeploymentRow,
+): Promise<Record<string, unknown>> {
   const t = await ctx.openTransport(d);
   try {
     const result = redactLogs(await runInspect(d, t), secretValues(ctx, d));
-    await patchDeployment(ctx.db, deploymentId, null, {
+    await patchDeployment(ctx.db, d.id, null, {
       inspect_result: result,
       last_inspected_at: new Date(),
     });

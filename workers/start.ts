@@ -4,6 +4,7 @@ import type { Job, Worker } from 'bullmq';
 import type { QueueName } from '../shared/queues.js';
 import { ActiveStages } from './active-stages.js';
 import type { StageContext } from './context.js';
+import { HEALTH_WATCH_JOB, healthWatchTick, scheduleHealthWatch } from './health-watch.js';
 import { reconcile } from './reconcile.js';
 import { runInspectJob } from './run-action.js';
 import { runStage } from './run-stage.js';
@@ -14,7 +15,8 @@ const PROCESSORS: Record<QueueName, Processor> = {
   build: (ctx, job, active) => runStage('build', ctx, job, active),
   setup: (ctx, job, active) => runStage('setup', ctx, job, active),
   deploy: (ctx, job, active) => runStage(job.name === 'stop' ? 'stop' : 'deploy', ctx, job, active),
-  inspect: (ctx, job) => runInspectJob(ctx, job),
+  inspect: (ctx, job) =>
+    job.name === HEALTH_WATCH_JOB ? healthWatchTick(ctx) : runInspectJob(ctx, job),
 };
 
 /** After the grace period and the hand-back, how long closing may still take. */
@@ -31,7 +33,7 @@ export interface WorkerSet {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Starts one worker per queue, and the periodic reconciler. */
+/** Starts one worker per queue, the periodic reconciler, and (with inspect) the health watch. */
 export function startWorkers(
   ctx: StageContext,
   queues: readonly QueueName[],
@@ -63,6 +65,11 @@ export function startWorkers(
   );
   timer.unref();
   tick();
+  if (queues.includes('inspect')) {
+    scheduleHealthWatch(ctx).catch((err: unknown) =>
+      ctx.logger.warn({ err: (err as Error).message }, 'health watch not scheduled'),
+    );
+  }
   return {
     workers,
     active,

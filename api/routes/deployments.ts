@@ -29,6 +29,7 @@ const createBody = z.strictObject({
 const listQuery = z.object({
   status: z.enum(STATUSES).optional(),
   scenario: z.string().max(63).optional(),
+  health: z.enum(['healthy', 'degraded', 'down']).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(512).optional(),
 });

@@ -7,6 +7,8 @@ const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 export interface ListFilter {
   status?: string;
   scenario?: string;
+  /** Last health state; only `deployed` deployments have a current one. */
+  health?: string;
   limit: number;
   cursor?: string;
 }
@@ -60,6 +62,9 @@ export async function listDeployments(
   if (filter.scenario) {
     query.andWhere({ scenario: filter.scenario });
   }
+  if (filter.health) {
+    query.andWhere({ status: 'deployed' }).andWhereRaw(`health->>'state' = ?`, [filter.health]);
+  }
   if (filter.cursor) {
     const c = decodeCursor(filter.cursor);
     if (c) {
@@ -70,4 +75,14 @@ export async function listDeployments(
   const page = rows.slice(0, filter.limit);
   const nextCursor = rows.length > filter.limit ? encodeCursor(page[page.length - 1]) : null;
   return { rows: page.map(({ created_at_text: _, ...r }) => r as DeploymentRow), nextCursor };
+}
+
+/** Ids of live `deployed` deployments with no active run: what the health watch checks. */
+export async function listWatchedIds(db: Db): Promise<string[]> {
+  const rows = (await db('deployments')
+    .whereNull('deleted_at')
+    .whereNull('run_kind')
+    .andWhere({ status: 'deployed' })
+    .select('id')) as { id: string }[];
+  return rows.map((r) => r.id);
 }

@@ -22,6 +22,14 @@ export interface StageResult {
   [extra: string]: unknown;
 }
 
+/** What the health watch last found on the target of a `deployed` deployment. */
+export interface DeploymentHealth {
+  state: 'healthy' | 'degraded' | 'down';
+  checked_at: string;
+  services: { name: string; running: boolean }[];
+  error?: string;
+}
+
 export interface DeploymentRow {
   id: string;
   name: string;
@@ -38,6 +46,8 @@ export interface DeploymentRow {
   setup_result: StageResult | null;
   deploy_result: StageResult | null;
   inspect_result: Record<string, unknown> | null;
+  /** Last health watch verdict (workers/health-watch.ts); null until the first check. */
+  health: DeploymentHealth | null;
   stop_result: StageResult | null;
   error_step: string | null;
   error_code: string | null;

@@ -69,6 +69,8 @@ export async function createHarness(
     LOG_LEVEL: 'silent',
     // tests poll the API from one address; the rate limit has tests of its own
     RATE_LIMIT_PER_MINUTE: '0',
+    // the health watch has a test of its own; elsewhere it would inspect behind tests' backs
+    HEALTH_WATCH_SECONDS: '0',
     // test sshd keys live in temp dirs (test/helpers/sshd.ts), not in ~/.ssh
     SSH_KEYS_DIR: tmpdir(),
     ...env,

@@ -44,6 +44,7 @@ describe('shared/config', () => {
         SHUTDOWN_GRACE_SECONDS: 30,
         JOB_LOCK_SECONDS: 30,
         RUN_LOG_MAX_BYTES: 16 * 1024 ** 2,
+        HEALTH_WATCH_SECONDS: 60,
         dataDir: path.resolve('.data'),
         scenariosDir: path.resolve('.'),
       });
