@@ -2,7 +2,8 @@
  * Outages of stagecoach's own backing services (its PostgreSQL and its queue backend):
  * recognising them, and bounding calls so an outage answers "unavailable" instead of hanging.
  */
-import { AppError } from './errors.js';
+import { AppError, StepError, TransientStepError } from './errors.js';
+import { TransportError } from './transports/errors.js';
 
 /** Socket-level codes from node: the peer is gone, refused, or never answered. */
 const NETWORK_CODES = new Set([
@@ -47,8 +48,9 @@ export const unavailable = (what: string, cause?: unknown): AppError =>
 /**
  * True when `err` means stagecoach's database or queue backend cannot be reached (down,
  * refusing, hung, restarting), rather than a bug or a bad request. It judges the error's
- * shape, so call it on errors from db/queue calls: a refused SSH connection to a target
- * looks the same as a refused connection to PostgreSQL.
+ * shape, so call it on errors from db/queue calls: a raw refused SSH connection looks the same
+ * as a refused connection to PostgreSQL. Errors already classified as a target's (a
+ * TransportError, or the StepError a stage made of one) are never an outage of ours.
  */
 export function isInfraError(err: unknown): boolean {
   return check(err, 0);
@@ -62,6 +64,13 @@ function check(err: unknown, depth: number): boolean {
   }
   if (err instanceof AppError) {
     return err.code === 'unavailable';
+  }
+  if (
+    err instanceof StepError ||
+    err instanceof TransientStepError ||
+    err instanceof TransportError
+  ) {
+    return false;
   }
   const e = err as { code?: unknown; name?: unknown; message?: unknown; errors?: unknown };
   if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || SQLSTATE_DOWN.test(e.code))) {

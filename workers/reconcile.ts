@@ -8,8 +8,8 @@ import type { Knex } from 'knex';
 import type { Job } from 'bullmq';
 import { QUEUE_OF } from '../shared/queues.js';
 import { stageJobId, type Stage } from '../shared/runs.js';
-import { applyEnd, failureAt } from '../shared/repositories/leases.js';
-import { endRunFailed } from '../shared/repositories/runs.js';
+import { applyEnd } from '../shared/repositories/leases.js';
+import { endRunFailed, failureAt } from '../shared/repositories/runs.js';
 import { lockRow, type LockedRow } from '../shared/repositories/run-write.js';
 import type { StageContext } from './context.js';
 
@@ -58,7 +58,7 @@ export async function reconcile(ctx: StageContext): Promise<ReconcileReport> {
       );
     }
   }
-  if (out.requeued.length || out.failed.length) {
+  if (out.requeued.length) {
     ctx.relay?.kick();
   }
   return out;

@@ -5,15 +5,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
-import { StepError, TransientStepError } from '../shared/errors.js';
+import { TransientStepError } from '../shared/errors.js';
 import { isInfraError } from '../shared/infra.js';
 import type { Manifest } from '../shared/manifest.js';
 import { PAYLOADS } from '../shared/queues.js';
 import { findDeployment, type DeploymentRow } from '../shared/repositories/deployments.js';
 import { releaseSlots } from '../shared/repositories/host-slots.js';
 import { claimStage, endStage, type StageEnd } from '../shared/repositories/leases.js';
+import type { Failure } from '../shared/repositories/runs.js';
 import { deleteOutboxJob } from '../shared/repositories/outbox.js';
-import { stageJob } from '../shared/repositories/run-write.js';
+import { NO_ERROR, stageJob } from '../shared/repositories/run-write.js';
 import type { Stage } from '../shared/runs.js';
 import type { ActiveStages } from './active-stages.js';
 import type { StageContext } from './context.js';
@@ -53,7 +54,6 @@ export async function runStage(
     }),
   );
   if (claim.kind !== 'claimed') {
-    ctx.relay?.kick();
     return { skipped: claim.kind };
   }
   const d = claim.row;
@@ -91,20 +91,17 @@ function successEnd(stage: Stage, rec: StageRecorder, output: Record<string, unk
   }
   const message = `${stage} complete`;
   if (def.next) {
-    const cleared = { error_step: null, error_code: null, error_message: null };
     const progress = { stage: def.next, step: 'queued', percent: def.done ? 35 : 10 };
     return {
       kind: 'next',
       stage: def.next,
       to: def.done,
-      patch: { ...patch, ...cleared, progress },
+      patch: { ...patch, ...NO_ERROR, progress },
       message,
     };
   }
   const deployed = def.done === 'deployed';
-  const extra = deployed
-    ? { last_deployed_at: new Date(), error_step: null, error_code: null, error_message: null }
-    : {};
+  const extra = deployed ? { last_deployed_at: new Date(), ...NO_ERROR } : {};
   const progress = deployed ? { stage, step: 'done', percent: 100 } : null;
   return {
     kind: 'done',
@@ -129,7 +126,13 @@ async function endAfterError(
     return { lost: true };
   }
   const step = rec.currentStep ?? stage;
-  const def = STAGE_DEFS[stage];
+  const { resultColumn } = STAGE_DEFS[stage];
+  const failed = (failure: Failure): StageEnd => ({
+    kind: 'failed',
+    failure,
+    resultColumn,
+    result: rec.result(failure),
+  });
   let end: StageEnd;
   let actor = ACTOR;
   if (reason === 'shutdown') {
@@ -141,21 +144,15 @@ async function endAfterError(
     };
   } else if (reason === 'cancelled') {
     actor = (await findDeployment(ctx.db, d.id))?.cancel_actor ?? 'api';
-    const failure = { step, code: 'cancelled', message: `cancelled by ${actor} during ${step}` };
-    end = { kind: 'failed', failure, resultColumn: def.resultColumn, result: rec.result(failure) };
+    end = failed({ step, code: 'cancelled', message: `cancelled by ${actor} during ${step}` });
   } else if (reason === 'timeout') {
     const limit = stageTimeoutMs(stage, d.manifest as unknown as Manifest, ctx.config) / 1000;
-    const failure = {
+    end = failed({
       step,
       code: 'timeout',
       message: `${stage} exceeded its time limit of ${limit} s during ${step}`,
-    };
-    end = { kind: 'failed', failure, resultColumn: def.resultColumn, result: rec.result(failure) };
-  } else if (
-    isInfraError(err) &&
-    !(err instanceof StepError || err instanceof TransientStepError)
-  ) {
-    // stagecoach's own database or queue (a target's refused connection is a step failure)
+    });
+  } else if (isInfraError(err)) {
     end = {
       kind: 'requeue',
       countAttempt: false,
@@ -175,8 +172,7 @@ async function endAfterError(
     };
   } else {
     const described = describeFailure(err, stage);
-    const failure = { ...described, message: rec.redact(described.message) };
-    end = { kind: 'failed', failure, resultColumn: def.resultColumn, result: rec.result(failure) };
+    end = failed({ ...described, message: rec.redact(described.message) });
   }
   await finish(ctx, stage, d, lease, end, actor);
   const detail = end.kind === 'failed' ? end.failure : { requeued: end.message };
@@ -236,6 +232,3 @@ async function finish(
       );
   }
 }
-
-/** Shared so the stop stage and tests agree on the step name of the connection. */
-export { connectStepId } from './stage-work.js';

@@ -19,7 +19,7 @@ import { runStop } from './stages/stop.js';
 const SLOT_POLL_MS = 250;
 
 /** `ssh_connect` for SSH targets, `connect` for local ones. */
-export function connectStepId(d: DeploymentRow): string {
+function connectStepId(d: DeploymentRow): string {
   return (d.manifest.target as { type: string }).type === 'ssh' ? 'ssh_connect' : 'connect';
 }
 

@@ -7,7 +7,7 @@ import type { Db } from '../db.js';
 import type { Stage } from '../runs.js';
 import type { Status } from '../status.js';
 import type { DeploymentPatch, DeploymentRow, StageResult } from './deployments.js';
-import { endRunFailed, type Failure } from './runs.js';
+import { endRunFailed, failureAt, type Failure } from './runs.js';
 import { dbNowPlus, END_RUN, lockRow, writeRun } from './run-write.js';
 
 export type ClaimOutcome =
@@ -87,11 +87,6 @@ export async function claimStage(
     });
     return row ? { kind: 'claimed', row, attempt: attempts + 1, tookOver } : { kind: 'stale' };
   });
-}
-
-/** The failure of a run at the step it was in. */
-export function failureAt(row: DeploymentRow, code: string, message: string): Failure {
-  return { step: row.progress?.step ?? row.run_stage ?? 'queued', code, message };
 }
 
 const lostMessage = (stage: string, attempts: number) =>

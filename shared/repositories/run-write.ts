@@ -125,6 +125,9 @@ export function stageJob(row: DeploymentRow, stage: Stage, gen: number, delayMs:
   };
 }
 
+/** Patch fields that clear the error of an earlier run. */
+export const NO_ERROR = { error_step: null, error_code: null, error_message: null } as const;
+
 /** Patch fields that end the active run (its kind, stage, lease and cancel request). */
 export const END_RUN = {
   run_kind: null,

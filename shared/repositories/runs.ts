@@ -3,12 +3,13 @@
  * on the locked row, in one transaction with its history events and its first job (outbox).
  */
 import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { Db } from '../db.js';
 import { AppError, invalidState, notFound } from '../errors.js';
 import { isRunActive, RUN_STARTS_FROM, type RunKind, type Stage } from '../runs.js';
 import type { Status } from '../status.js';
 import type { DeploymentRow, StageResult } from './deployments.js';
-import { END_RUN, lockRow, writeRun, type LockedRow } from './run-write.js';
+import { END_RUN, lockRow, NO_ERROR, writeRun } from './run-write.js';
 
 /** 409 while another run is active. */
 export const alreadyRunning = (): AppError =>
@@ -23,8 +24,6 @@ export interface RunPlan {
   /** Stop runs keep the error of the run before them until they succeed. */
   keepError?: boolean;
 }
-
-const CLEARED = { error_step: null, error_code: null, error_message: null };
 
 /**
  * Claims a run of `kind` on the deployment inside `trx`: 404, 409 already_running or 409
@@ -62,7 +61,7 @@ export async function startRunIn(
     actor,
     statusMessage: p.message,
     patch: {
-      ...(p.keepError ? {} : CLEARED),
+      ...(p.keepError ? {} : NO_ERROR),
       ...END_RUN,
       run_id: runId,
       run_kind: kind,
@@ -99,6 +98,11 @@ export interface Failure {
   message: string;
 }
 
+/** The failure of a run at the step it was in (`queued` before its job ran). */
+export function failureAt(row: DeploymentRow, code: string, message: string): Failure {
+  return { step: row.progress?.step ?? row.run_stage ?? 'queued', code, message };
+}
+
 /**
  * Ends the active run of a locked row as failed (a stop run leaves the status as it was),
  * recording step, code, message and the stage result. Null when `guard` no longer holds.
@@ -106,7 +110,7 @@ export interface Failure {
 export async function endRunFailed(
   trx: Db,
   current: DeploymentRow,
-  guard: (q: import('knex').Knex.QueryBuilder) => void,
+  guard: (q: Knex.QueryBuilder) => void,
   input: { failure: Failure; actor: string; resultColumn?: string; result?: StageResult },
 ): Promise<DeploymentRow | null> {
   const { failure } = input;
@@ -153,13 +157,12 @@ export async function requestCancel(
       });
     }
     const runId = current.run_id as string;
-    const same = (q: import('knex').Knex.QueryBuilder) =>
-      q.where({ run_id: runId, stage_gen: current.stage_gen });
+    const same = (q: Knex.QueryBuilder) => q.where({ run_id: runId, stage_gen: current.stage_gen });
     if (!current.lease_live) {
-      const step = current.progress?.step ?? current.run_stage ?? 'queued';
       const message = `cancelled by ${actor} before its ${current.run_stage} job ran`;
-      const row = await cancelledNow(trx, current, same, actor, step, message);
-      return { deployment: row, runId };
+      const failure = failureAt(current, 'cancelled', message);
+      const row = await endRunFailed(trx, current, same, { failure, actor });
+      return { deployment: row ?? current, runId };
     }
     if (current.cancel_requested_at) {
       return { deployment: current, runId };
@@ -178,19 +181,4 @@ export async function requestCancel(
     });
     return { deployment: row ?? current, runId };
   });
-}
-
-async function cancelledNow(
-  trx: Db,
-  current: LockedRow,
-  guard: (q: import('knex').Knex.QueryBuilder) => void,
-  actor: string,
-  step: string,
-  message: string,
-): Promise<DeploymentRow> {
-  const row = await endRunFailed(trx, current, guard, {
-    failure: { step, code: 'cancelled', message },
-    actor,
-  });
-  return row ?? current;
 }
