@@ -4,7 +4,7 @@ import path from 'node:path';
 /**
  * Directories a workdir may not be: the root, and top-level or system directories whose
  * contents stagecoach would mix its own with. Under SYSTEM_TREES no workdir may live at all.
- * The target applies the same rule to the resolved workdir (preflight.sh, lib/common.sh).
+ * The target applies the same rule to the resolved workdir (lib/system-dirs.sh, for manage.sh and preflight.sh).
  */
 export const SYSTEM_DIRS: readonly string[] = [
   '/',

@@ -22,6 +22,8 @@ LOCK_WAIT_S=${STAGECOACH_LOCK_WAIT_S:-120}
   printf '%s\n' "missing $RELEASE_DIR/lib: the release is incomplete; rebuild the bundle with this stagecoach version and deploy again" >&2
   exit 2
 }
+# shellcheck source=lib/system-dirs.sh
+source "$RELEASE_DIR/lib/system-dirs.sh"
 # shellcheck source=lib/common.sh
 source "$RELEASE_DIR/lib/common.sh"
 # shellcheck source=lib/processes.sh

@@ -38,26 +38,12 @@ check_os() {
   fi
 }
 
-# Prints why the absolute path $1 may not be a workdir; fails when it may. The same rule as
-# system_dir_reason in lib/common.sh and shared/system-dirs.ts (this script runs before the
-# bundle is on the target, so it carries its own copy; a test keeps the three equal).
-system_dir_reason() {
-  local p=$1 t
-  case $p in
-    / | /home | /media | /mnt | /opt | /srv | /tmp | /var | /var/backups | /var/cache | /var/lib | \
-      /var/local | /var/log | /var/mail | /var/opt | /var/spool | /var/tmp)
-      printf '%s is a system directory' "$p"
-      return 0
-      ;;
-  esac
-  for t in /bin /boot /dev /etc /lib /lib32 /lib64 /libx32 /proc /run /sbin /sys /usr; do
-    if [[ $p == "$t" || $p == "$t"/* ]]; then
-      printf '%s is in %s' "$p" "$t"
-      return 0
-    fi
-  done
-  return 1
-}
+# system_dir_reason (lib/system-dirs.sh): the worker sends it ahead of this script; run from a
+# checkout, it is beside this file.
+if ! declare -F system_dir_reason >/dev/null; then
+  # shellcheck source=lib/system-dirs.sh
+  source "$(dirname -- "${BASH_SOURCE[0]}")/lib/system-dirs.sh"
+fi
 
 # The workdir as given and with symlinks resolved: neither may be a system directory.
 check_workdir() {

@@ -2,10 +2,10 @@
  * Issue 7, finding 11: what the API accepts must not fail later for its shape. The remote
  * workdir `/.` (and `/`, system directories), an edge email with a quote and a local workdir with
  * a newline are refused at create with the path in details.issues; the target applies the same
- * workdir and email rules (preflight.sh, lib/common.sh, lib/edge.sh).
+ * workdir and email rules (preflight.sh, lib/system-dirs.sh, lib/common.sh, lib/edge.sh).
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +25,7 @@ import {
   run,
 } from '../helpers/target-release.js';
 
-const COMMON_SH = path.join(ROOT, 'scripts/target/lib/common.sh');
+const SYSTEM_DIRS_SH = path.join(ROOT, 'scripts/target/lib/system-dirs.sh');
 const PREFLIGHT_SH = path.join(ROOT, 'scripts/target/preflight.sh');
 
 type Issue = { path: string; message: string };
@@ -196,7 +196,7 @@ describe('security: the target applies the same rules', function () {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  it('system_dir_reason (lib/common.sh) refuses exactly what shared/system-dirs.ts refuses', async () => {
+  it('system_dir_reason (lib/system-dirs.sh) refuses exactly what shared/system-dirs.ts refuses', async () => {
     const paths = [
       ...REFUSED_REMOTE.map((p) => path.posix.normalize(p).replace(/(.)\/+$/, '$1')),
       ...[
@@ -212,21 +212,24 @@ describe('security: the target applies the same rules', function () {
     ];
     const script =
       'source "$1"; shift; for p in "$@"; do if system_dir_reason "$p" >/dev/null; then echo "$p"; fi; done';
-    const r = await run('bash', ['-c', script, '_', COMMON_SH, ...paths]);
+    const r = await run('bash', ['-c', script, '_', SYSTEM_DIRS_SH, ...paths]);
     expect(r.code, r.stderr).to.equal(0);
     const refused = r.stdout.split('\n').filter(Boolean);
     expect(refused).to.deep.equal(paths.filter((p) => systemDirReason(p) !== undefined));
     expect(refused.length).to.be.greaterThan(5);
   });
 
-  it('preflight.sh carries the same system_dir_reason as lib/common.sh (it runs before the bundle)', () => {
-    const fn = (file: string): string => {
-      const text = readFileSync(file, 'utf8');
-      const start = text.indexOf('system_dir_reason() {');
-      expect(start, file).to.be.greaterThan(-1);
-      return text.slice(start, text.indexOf('\n}\n', start) + 3);
-    };
-    expect(fn(PREFLIGHT_SH)).to.equal(fn(COMMON_SH));
+  it('one system_dir_reason serves manage.sh and preflight.sh (no second copy to drift)', () => {
+    const dir = path.join(ROOT, 'scripts/target');
+    const files = [
+      PREFLIGHT_SH,
+      path.join(dir, 'manage.sh'),
+      path.join(dir, 'setup.sh'),
+      ...readdirSync(path.join(dir, 'lib')).map((f) => path.join(dir, 'lib', f)),
+    ];
+    const defining = files.filter((f) => readFileSync(f, 'utf8').includes('system_dir_reason() {'));
+    expect(defining).to.deep.equal([SYSTEM_DIRS_SH]);
+    expect(readFileSync(PREFLIGHT_SH, 'utf8')).to.contain('lib/system-dirs.sh');
   });
 
   /** Runs preflight.sh for `workdir` the way the worker does (no edge). */

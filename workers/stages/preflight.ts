@@ -14,7 +14,13 @@ export async function runPreflight(
   t: Transport,
   rec: StageRecorder,
 ): Promise<Record<string, unknown>> {
-  const script = await readFile(path.join(ctx.scriptsDir, 'preflight.sh'), 'utf8');
+  // the workdir rule comes first: preflight runs before the bundle (and its lib/) is there
+  const [rule, checks] = await Promise.all(
+    ['lib/system-dirs.sh', 'preflight.sh'].map((f) =>
+      readFile(path.join(ctx.scriptsDir, f), 'utf8'),
+    ),
+  );
+  const script = `${rule}\n${checks}`;
   const edge = manifest.edge;
   const httpPort = edge ? String(edge.http_port ?? 80) : '-';
   const httpsPort = edge && edge.tls !== 'off' ? String(edge.https_port ?? 443) : '-';
