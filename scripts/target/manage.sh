@@ -54,12 +54,15 @@ source "$RELEASE_DIR/lib/edge-commands.sh"
 source "$RELEASE_DIR/lib/prune.sh"
 # shellcheck source=lib/commands.sh
 source "$RELEASE_DIR/lib/commands.sh"
+# shellcheck source=lib/systemd.sh
+source "$RELEASE_DIR/lib/systemd.sh"
 
 usage() {
   cat >&2 <<'EOF'
 usage: STAGECOACH_HOME=<workdir> ./manage.sh <command> [args]
 commands: setup | start-resources | build | start | health [timeout_s] | status | stop [--resources]
           | edge-apply | prune [keep]
+          | exec-service <record> | exec-resource <kind>   (run by systemd units)
 EOF
 }
 
@@ -68,13 +71,15 @@ main() {
   shift || true
   case $cmd in
     setup | start-resources | build | start | health | status | stop | edge-apply | prune) ;;
+    # what systemd units run (lib/systemd.sh); no lock: a command holding it may start them
+    exec-service | exec-resource) ;;
     '' | -h | --help | help)
       usage
       exit 2
       ;;
     *)
       usage
-      die 2 "unknown command '$cmd'; use one of: setup start-resources build start health status stop edge-apply prune"
+      die 2 "unknown command '$cmd'; use one of: setup start-resources build start health status stop edge-apply prune exec-service exec-resource"
       ;;
   esac
   # What the commands write (state, logs, resource passwords, the builds' and services' files)

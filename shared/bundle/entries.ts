@@ -209,10 +209,15 @@ async function readScript(scriptsDir: string, rel: string, mode: number): Promis
   }
 }
 
-/** The rendered config files plus their directories (`config/`, `services/`, `resources/`). */
+/** The rendered config files plus their directories (`config/`, `services/`, … and any parent). */
 export function configEntries(files: Map<string, RenderedFile>): BundleEntry[] {
-  const dirs = ['config', 'config/services', 'config/resources'];
-  const out: BundleEntry[] = dirs.map((p) => ({ kind: 'directory', path: p }));
+  const dirs = new Set(['config', 'config/services', 'config/resources']);
+  for (const p of files.keys()) {
+    for (let dir = path.posix.dirname(p); dir !== '.'; dir = path.posix.dirname(dir)) {
+      dirs.add(dir);
+    }
+  }
+  const out: BundleEntry[] = [...dirs].map((p) => ({ kind: 'directory', path: p }));
   for (const [p, file] of files) {
     out.push({ kind: 'buffer', path: p, mode: file.mode, content: file.content });
   }

@@ -5,6 +5,7 @@ import type { Scenario, Service } from '../scenario.js';
 import { shellEnvFile } from '../shell.js';
 import { checkScenarioAgainstManifest } from './check-scenario.js';
 import { BundleError } from './errors.js';
+import { SYSTEMD_DIR, systemdUnits } from './systemd-units.js';
 
 /** A generated file: its bytes and its mode inside the tarball. */
 export interface RenderedFile {
@@ -47,6 +48,9 @@ export function renderConfig(manifest: Manifest, scenario: Scenario): Map<string
   const edge = edgeEnv(manifest, scenario);
   if (edge) {
     put('edge.env', shellEnvFile(edge));
+  }
+  for (const [name, text] of systemdUnits(manifest, scenario)) {
+    put(`${SYSTEMD_DIR}/${name}`, text);
   }
   return files;
 }

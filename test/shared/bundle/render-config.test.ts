@@ -40,6 +40,12 @@ describe('renderConfig', () => {
       'config/services/api.env',
       'config/services/web.env',
       'config/stagecoach.env',
+      ...[
+        'stagecoach-hello-web-api@.service',
+        'stagecoach-hello-web-web@.service',
+        'stagecoach-hello-web_postgres@.service',
+        'stagecoach-hello-web_redis@.service',
+      ].flatMap((u) => [`config/systemd/${u}`, `config/systemd/${u}.d/restart-backoff.conf`]),
     ]);
   });
 
