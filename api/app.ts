@@ -12,6 +12,7 @@ import { rateLimiter } from './rate-limit.js';
 import { actionRoutes } from './routes/actions.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { inspectRoutes } from './routes/inspect.js';
+import { releaseRoutes } from './routes/releases.js';
 import { tokenRoutes } from './routes/tokens.js';
 
 const BOARD_PATH = '/admin/queues';
@@ -53,6 +54,7 @@ export function createApp(deps: ApiDeps): Express {
     deploymentRoutes(deps),
     inspectRoutes(deps),
     actionRoutes(deps),
+    releaseRoutes(deps),
   );
   app.use(notFoundRoute);
   app.use(errorHandler(deps.logger));

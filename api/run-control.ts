@@ -3,7 +3,14 @@
  * a conditional claim, its history events and its first job (outbox), then a relay kick.
  */
 import type { DeploymentRow } from '../shared/repositories/deployments.js';
-import { requestCancel, startRun, startRunIn, type RunPlan } from '../shared/repositories/runs.js';
+import { rollbackTarget } from '../shared/repositories/rollback-target.js';
+import {
+  requestCancel,
+  startRun,
+  startRunIn,
+  type PlanRun,
+  type RunPlan,
+} from '../shared/repositories/runs.js';
 import type { Db } from '../shared/db.js';
 import type { RunKind } from '../shared/runs.js';
 import type { ApiDeps } from './deps.js';
@@ -46,22 +53,45 @@ const stopPlan =
     keepError: true,
   });
 
-const PLANS: Record<RunKind, (flag: boolean) => (d: DeploymentRow) => RunPlan> = {
+/**
+ * Rollback: straight to deploying a release the target holds (`sha256`, else the default
+ * target), chosen in the claim's transaction on the locked row, so no deploy can change
+ * current_release between the choice and the claim.
+ */
+const rollbackPlan =
+  (sha256: string | undefined): PlanRun =>
+  async (d, trx) => {
+    const release = await rollbackTarget(trx, d, sha256);
+    const options = { release: release.sha256 };
+    return { to: 'deploying', stage: 'deploy', message: `rollback to ${release.sha256}`, options };
+  };
+
+/** What each run kind is asked for: a flag (force_rebuild, stop_resources) or a release. */
+export interface RunAsk {
+  execute: boolean;
+  retry: boolean;
+  redeploy: boolean;
+  stop: boolean;
+  rollback: string | undefined;
+}
+
+const PLANS: { [K in RunKind]: (ask: RunAsk[K]) => PlanRun } = {
   execute: fromTop('execute'),
   retry: fromTop('retry'),
   redeploy: redeployPlan,
   stop: stopPlan,
+  rollback: rollbackPlan,
 };
 
-/** Starts a run of `kind` (flag: force_rebuild, or stop_resources for stop). */
-export async function startAction(
+/** Starts a run of `kind` with what it was asked for (force_rebuild, stop_resources, sha256). */
+export async function startAction<K extends RunKind>(
   deps: ApiDeps,
   id: string,
-  kind: RunKind,
-  flag: boolean,
+  kind: K,
+  ask: RunAsk[K],
   actor: string,
 ): Promise<Started> {
-  const started = await startRun(deps.db, id, kind, actor, PLANS[kind](flag));
+  const started = await startRun(deps.db, id, kind, actor, PLANS[kind](ask));
   deps.relay.kick();
   return started;
 }

@@ -5,7 +5,7 @@
  */
 import type { Status } from './status.js';
 
-export const RUN_KINDS = ['execute', 'retry', 'redeploy', 'stop'] as const;
+export const RUN_KINDS = ['execute', 'retry', 'redeploy', 'stop', 'rollback'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 /** The stages a run moves through; `stop` is a run of its own stage. */
@@ -18,6 +18,8 @@ export const RUN_STARTS_FROM: Readonly<Record<RunKind, readonly Status[]>> = {
   retry: ['failed'],
   redeploy: ['deployed', 'stopped'],
   stop: ['deployed', 'failed'],
+  // deploys a release the target still holds (run_options.release): no build, no setup
+  rollback: ['deployed', 'stopped', 'failed'],
 };
 
 /** The one definition of "a run is in flight". */

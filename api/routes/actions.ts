@@ -12,7 +12,10 @@ const stopBody = z.strictObject({ stop_resources: z.boolean().default(false) });
 const emptyBody = z.strictObject({});
 
 /** `202 {deployment, run_id}` for a started (or cancelled) run. */
-const accepted = (s: Started) => ({ deployment: deploymentView(s.deployment), run_id: s.runId });
+export const accepted = (s: Started) => ({
+  deployment: deploymentView(s.deployment),
+  run_id: s.runId,
+});
 
 /** The action routes. */
 export function actionRoutes(deps: ApiDeps): Router {

@@ -43,6 +43,8 @@ export interface DeploymentRow {
   /** Sealed manifest secrets by name (shared/secrets/box.ts); never shown by the API. */
   secrets: Record<string, string> | null;
   bundle: { sha256: string; size_bytes: number } | null;
+  /** sha256 of the release serving now (shared/repositories/releases.ts); null before any. */
+  current_release: string | null;
   setup_result: StageResult | null;
   deploy_result: StageResult | null;
   inspect_result: Record<string, unknown> | null;
@@ -55,7 +57,7 @@ export interface DeploymentRow {
   run_id: string | null;
   run_kind: RunKind | null;
   run_stage: Stage | null;
-  run_options: { force_rebuild?: boolean; stop_resources?: boolean } | null;
+  run_options: { force_rebuild?: boolean; stop_resources?: boolean; release?: string } | null;
   stage_gen: number;
   stage_attempts: number;
   lease_token: string | null;

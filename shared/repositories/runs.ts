@@ -20,10 +20,16 @@ export interface RunPlan {
   to: Status;
   stage: Stage;
   message: string;
-  options?: { force_rebuild?: boolean; stop_resources?: boolean };
+  options?: NonNullable<DeploymentRow['run_options']>;
   /** Stop runs keep the error of the run before them until they succeed. */
   keepError?: boolean;
 }
+
+/**
+ * Decides a run's first stage from the locked row; it may read more rows through `trx` (the
+ * claim's transaction) and throw to refuse the run.
+ */
+export type PlanRun = (row: DeploymentRow, trx: Db) => RunPlan | Promise<RunPlan>;
 
 /**
  * Claims a run of `kind` on the deployment inside `trx`: 404, 409 already_running or 409
@@ -34,7 +40,7 @@ export async function startRunIn(
   id: string,
   kind: RunKind,
   actor: string,
-  plan: (row: DeploymentRow) => RunPlan,
+  plan: PlanRun,
 ): Promise<{ deployment: DeploymentRow; runId: string }> {
   const current = await lockRow(trx, id);
   if (!current) {
@@ -52,7 +58,7 @@ export async function startRunIn(
       },
     );
   }
-  const p = plan(current);
+  const p = await plan(current, trx);
   const runId = randomUUID();
   const gen = current.stage_gen + 1;
   const row = await writeRun(trx, current, (q) => q.whereNull('run_kind').whereIn('status', from), {
@@ -86,7 +92,7 @@ export function startRun(
   id: string,
   kind: RunKind,
   actor: string,
-  plan: (row: DeploymentRow) => RunPlan,
+  plan: PlanRun,
 ): Promise<{ deployment: DeploymentRow; runId: string }> {
   return db.transaction((trx) => startRunIn(trx, id, kind, actor, plan));
 }
