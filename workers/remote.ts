@@ -6,6 +6,9 @@ import type { StepHandle } from './recorder.js';
 const RESULT_PREFIX = 'STAGECOACH_RESULT ';
 const MESSAGE_TAIL_LINES = 20;
 
+/** What a command printed. */
+type Output = Pick<ExecResult, 'stdout' | 'stderr'>;
+
 /** Target-relative paths of a bundle and its release. */
 export const targetPaths = (sha256: string) => ({
   bundle: `bundles/${sha256}.tar.gz`,
@@ -25,7 +28,7 @@ export interface RunOptions {
 }
 
 /** The last lines of a command's output, stderr after stdout. */
-export function outputTail(result: ExecResult, lines = MESSAGE_TAIL_LINES): string {
+export function outputTail(result: Output, lines = MESSAGE_TAIL_LINES): string {
   const text = `${result.stdout}\n${result.stderr}`
     .split('\n')
     .filter((l) => l.trim() !== '' && !l.startsWith(RESULT_PREFIX));
@@ -57,20 +60,41 @@ export async function runChecked(
   return result;
 }
 
-/** Parses the `STAGECOACH_RESULT {json}` line a manage.sh command prints last. */
-export function parseResult(stdout: string): Record<string, unknown> {
-  const line = stdout
+/** The error code of a command whose result line is missing or not a JSON object. */
+export const OUTPUT_INVALID = 'target_output_invalid';
+
+/** How much of a malformed result line an error message quotes. */
+const BAD_LINE_CHARS = 300;
+
+/**
+ * The JSON object on the last `STAGECOACH_RESULT {json}` line of a command's stdout (output
+ * after it is allowed). No such line, or one that is not a JSON object, is a StepError
+ * `target_output_invalid` naming the step, with the output's tail: never an empty result.
+ */
+export function parseResult(result: Output, step: string): Record<string, unknown> {
+  const line = result.stdout
     .split('\n')
     .reverse()
     .find((l) => l.startsWith(RESULT_PREFIX));
-  if (!line) {
-    return {};
+  let why = 'printed no STAGECOACH_RESULT line';
+  if (line !== undefined) {
+    const text = line.slice(RESULT_PREFIX.length);
+    const quoted = text.length > BAD_LINE_CHARS ? `${text.slice(0, BAD_LINE_CHARS)}…` : text;
+    try {
+      const value: unknown = JSON.parse(text);
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        return value as Record<string, unknown>;
+      }
+      why = `printed a result that is not a JSON object: ${quoted}`;
+    } catch (err) {
+      why = `printed a result that is not JSON (${(err as Error).message}): ${quoted}`;
+    }
   }
-  try {
-    return JSON.parse(line.slice(RESULT_PREFIX.length)) as Record<string, unknown>;
-  } catch {
-    return {};
-  }
+  throw new StepError(
+    step,
+    OUTPUT_INVALID,
+    `${step}: the target ${why}; the target scripts and this worker may be of different versions, or the script has a bug\n--- output tail ---\n${outputTail(result)}`,
+  );
 }
 
 /** Runs `./manage.sh <command> [args]` in a release directory and returns its result JSON. */
@@ -86,5 +110,5 @@ export async function manage(
     cwd: releaseDir,
     env: { ...opts.env, STAGECOACH_HOME: opts.home },
   });
-  return parseResult(result.stdout);
+  return parseResult(result, opts.step);
 }

@@ -9,6 +9,11 @@
 # on failure the last stderr line says what broke and how to fix it. Commands that change the
 # target hold an exclusive flock on $STAGECOACH_HOME/.manage.lock while they run (lib/lock.sh).
 set -euo pipefail
+# set -e holds inside $(…) too: a command substitution that may fail says so (|| true, an if).
+shopt -s inherit_errexit 2>/dev/null || {
+  printf '%s\n' "manage.sh needs bash 4.4 or newer (this is bash $BASH_VERSION); install a current bash on the target" >&2
+  exit 2
+}
 
 RELEASE_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 CONFIG_DIR=$RELEASE_DIR/config
@@ -24,6 +29,8 @@ LOCK_WAIT_S=${STAGECOACH_LOCK_WAIT_S:-120}
 }
 # shellcheck source=lib/system-dirs.sh
 source "$RELEASE_DIR/lib/system-dirs.sh"
+# shellcheck source=lib/json.sh
+source "$RELEASE_DIR/lib/json.sh"
 # shellcheck source=lib/common.sh
 source "$RELEASE_DIR/lib/common.sh"
 # shellcheck source=lib/processes.sh

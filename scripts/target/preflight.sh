@@ -2,9 +2,14 @@
 # stagecoach preflight: checks a target before anything on it changes. Runs before the bundle
 # is there, so the worker sends this file's text: bash -c "$(cat preflight.sh)" preflight ARGS.
 #   preflight WORKDIR MIN_DISK_MB MIN_MEMORY_MB HTTP_PORT|- HTTPS_PORT|- NEED_CADDY(0|1)
-# Prints one line per check, then `STAGECOACH_RESULT {"checks":[…],"os":…,"arch":…}`.
-# Exit 1 when a check fails; the last stderr line names the check and how to fix it.
-set -uo pipefail
+# Prints one line per check, then `STAGECOACH_RESULT {"os":…,"arch":…,"checks":[…]}`.
+# Exit 1 when a check fails; the last stderr line names the check and how to fix it. A check
+# that cannot find out fails itself (never the script): its commands say so (|| true).
+set -euo pipefail
+shopt -s inherit_errexit 2>/dev/null || {
+  printf '%s\n' "preflight check bash failed: bash $BASH_VERSION is older than 4.4; fix: install a current bash on the server" >&2
+  exit 1
+}
 
 WORKDIR=$1 MIN_DISK_MB=$2 MIN_MEM_MB=$3 HTTP_PORT=$4 HTTPS_PORT=$5 NEED_CADDY=$6
 BASE_TOOLS=(bash tar gzip sha256sum flock setsid timeout mkdir mv rm)
@@ -12,10 +17,11 @@ CHECKS=()
 FAILED=''
 WORKDIR_OK=true
 
-# record ID OK DETAIL FIX — one check's outcome (DETAIL/FIX are plain text without quotes).
+# record ID OK DETAIL FIX — one check's outcome (DETAIL/FIX are plain text).
 record() {
   local id=$1 ok=$2 detail=$3 fix=${4:-}
-  CHECKS+=("{\"id\":\"$id\",\"ok\":$ok,\"detail\":\"${detail//\"/\'}\",\"fix\":\"${fix//\"/\'}\"}")
+  CHECKS+=("$(json_obj id "$(json_str "$id")" ok "$(json_bool "$ok")" detail "$(json_str "$detail")" \
+    fix "$(json_str "$fix")")")
   printf 'preflight %s: %s (%s)\n' "$id" "$([[ $ok == true ]] && echo ok || echo FAILED)" "$detail"
   if [[ $ok != true && -z $FAILED ]]; then
     FAILED="preflight check $id failed: $detail; fix: $fix"
@@ -38,11 +44,15 @@ check_os() {
   fi
 }
 
-# system_dir_reason (lib/system-dirs.sh): the worker sends it ahead of this script; run from a
-# checkout, it is beside this file.
+# system_dir_reason (lib/system-dirs.sh) and the JSON encoder (lib/json.sh): the worker sends
+# them ahead of this script; run from a checkout, they are beside this file.
 if ! declare -F system_dir_reason >/dev/null; then
   # shellcheck source=lib/system-dirs.sh
   source "$(dirname -- "${BASH_SOURCE[0]}")/lib/system-dirs.sh"
+fi
+if ! declare -F json_obj >/dev/null; then
+  # shellcheck source=lib/json.sh
+  source "$(dirname -- "${BASH_SOURCE[0]}")/lib/json.sh"
 fi
 
 # The workdir as given and with symlinks resolved: neither may be a system directory.
@@ -60,9 +70,9 @@ check_workdir() {
 check_disk() {
   # never create anything in a refused workdir
   $WORKDIR_OK || return 0
-  mkdir -p -- "$WORKDIR" 2>/dev/null
+  mkdir -p -- "$WORKDIR" 2>/dev/null || true
   local avail_kb
-  avail_kb=$(df -Pk -- "$WORKDIR" 2>/dev/null | awk 'NR==2 {print $4}')
+  avail_kb=$(df -Pk -- "$WORKDIR" 2>/dev/null | awk 'NR==2 {print $4}' || true)
   if [[ -z $avail_kb ]]; then
     record disk false "cannot read free space of $WORKDIR" "check that the workdir's parent exists and is writable"
   elif ((avail_kb / 1024 >= MIN_DISK_MB)); then
@@ -74,7 +84,7 @@ check_disk() {
 
 check_memory() {
   local avail_kb
-  avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)
+  avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null || true)
   if [[ -z $avail_kb ]]; then
     record memory false "cannot read /proc/meminfo" "use a Linux server"
   elif ((avail_kb / 1024 >= MIN_MEM_MB)); then
@@ -92,7 +102,7 @@ port_owner() {
     return
   fi
   if command -v ss >/dev/null 2>&1; then
-    line=$(ss -Hltnp "sport = :$port" 2>/dev/null | head -1)
+    line=$(ss -Hltnp "sport = :$port" 2>/dev/null | head -1 || true)
     if [[ $line =~ \(\(\"([^\"]+)\" ]]; then
       printf '%s' "${BASH_REMATCH[1]}"
       return
@@ -140,7 +150,7 @@ check_memory
 check_port http_port "$HTTP_PORT"
 check_port https_port "$HTTPS_PORT"
 check_tools
-printf 'STAGECOACH_RESULT {"os":"%s","arch":"%s","checks":[%s]}\n' "$OS" "$ARCH" "$(IFS=,; echo "${CHECKS[*]}")"
+result "$(json_obj os "$(json_str "$OS")" arch "$(json_str "$ARCH")" checks "[$(join_json "${CHECKS[@]}")]")"
 if [[ -n $FAILED ]]; then
   printf '%s\n' "$FAILED" >&2
   exit 1

@@ -7,12 +7,16 @@
 # guess packages. Called by `manage.sh setup`; see docs/target-layout.md. Prints
 # `STAGECOACH_RESULT {"tools":{"<name>":"<path>"},"packages":{"<name>":"<state>"}}` last.
 set -euo pipefail
+# set -e holds inside $(…) too (manage.sh, which runs this, needs bash 4.4 for it already).
+shopt -s inherit_errexit
 
 RELEASE_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 CONFIG_DIR=$RELEASE_DIR/config
 # A Debian package name (Debian Policy 5.6.1), as shared/scenario.ts checks it.
 PACKAGE_RE='^[a-z0-9][a-z0-9+.-]+$'
 
+# shellcheck source=lib/json.sh
+source "$RELEASE_DIR/lib/json.sh"
 # shellcheck source=lib/common.sh
 source "$RELEASE_DIR/lib/common.sh"
 # shellcheck source=lib/pg-bin.sh
@@ -26,17 +30,6 @@ declare -a MISSING=()    # tools not found by the last find_missing
 declare -a DECLARED=()   # the scenario's packages
 declare -A DPKG_STATE=() # installed package (or one an installed package provides) -> state
 declare -a MISSING_PKGS=() # declared packages not installed, by the last find_missing_packages
-
-# A JSON string literal for $1.
-json_str() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\t'/\\t}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\r'/\\r}
-  printf '"%s"' "$s"
-}
 
 # The Debian package that provides stagecoach's tool $1.
 package_for() {
@@ -166,7 +159,8 @@ main() {
   [[ -f $CONFIG_DIR/stagecoach.env ]] || die 1 "missing $CONFIG_DIR/stagecoach.env: not an extracted stagecoach bundle"
   collect_requirements
   local -a packages
-  local tool name tools='' states=''
+  local tool name
+  local -a tools=() states=()
   find_missing
   find_missing_packages
   if ((${#MISSING[@]} + ${#MISSING_PKGS[@]})); then
@@ -183,13 +177,13 @@ main() {
   if ((${#MISSING[@]} + ${#MISSING_PKGS[@]})); then fail_missing; fi
   for tool in "${REQUIRED[@]}"; do
     say "tool $tool: ${PATH_OF[$tool]}"
-    tools+="${tools:+,}$(json_str "$tool"):$(json_str "${PATH_OF[$tool]}")"
+    tools+=("$tool" "$(json_str "${PATH_OF[$tool]}")")
   done
   for name in "${DECLARED[@]}"; do
     say "package $name: ${DPKG_STATE[$name]}"
-    states+="${states:+,}$(json_str "$name"):$(json_str "${DPKG_STATE[$name]}")"
+    states+=("$name" "$(json_str "${DPKG_STATE[$name]}")")
   done
-  printf 'STAGECOACH_RESULT {"tools":{%s},"packages":{%s}}\n' "$tools" "$states"
+  result "$(json_obj tools "$(json_obj "${tools[@]}")" packages "$(json_obj "${states[@]}")")"
 }
 
 main "$@"

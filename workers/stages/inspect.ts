@@ -2,6 +2,7 @@
 import { scenarioSchema } from '../../shared/scenario.js';
 import type { DeploymentRow } from '../../shared/repositories/deployments.js';
 import type { Transport } from '../../shared/transports/types.js';
+import { StepError } from '../../shared/errors.js';
 import { parseResult } from '../remote.js';
 
 const LOG_LINES = 50;
@@ -23,7 +24,22 @@ export async function runInspect(
       detail: status.stderr.trim().slice(-500),
     };
   }
-  const parsed = parseResult(status.stdout);
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = parseResult(status, 'inspect');
+  } catch (err) {
+    if (!(err instanceof StepError)) {
+      throw err;
+    }
+    // an inspect failure to report, like an unreadable target: never a crash of the job
+    return {
+      ok: false,
+      at,
+      error: err.message.split('\n')[0],
+      code: err.code,
+      detail: err.message,
+    };
+  }
   const services = (parsed.services as { name: string; running: boolean }[] | undefined) ?? [];
   const logs: Record<string, string[]> = {};
   for (const svc of services) {

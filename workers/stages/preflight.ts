@@ -14,13 +14,14 @@ export async function runPreflight(
   t: Transport,
   rec: StageRecorder,
 ): Promise<Record<string, unknown>> {
-  // the workdir rule comes first: preflight runs before the bundle (and its lib/) is there
-  const [rule, checks] = await Promise.all(
-    ['lib/system-dirs.sh', 'preflight.sh'].map((f) =>
+  // the workdir rule and the JSON encoder come first: preflight runs before the bundle (and
+  // its lib/) is there
+  const parts = await Promise.all(
+    ['lib/system-dirs.sh', 'lib/json.sh', 'preflight.sh'].map((f) =>
       readFile(path.join(ctx.scriptsDir, f), 'utf8'),
     ),
   );
-  const script = `${rule}\n${checks}`;
+  const script = parts.join('\n');
   const edge = manifest.edge;
   const httpPort = edge ? String(edge.http_port ?? 80) : '-';
   const httpsPort = edge && edge.tls !== 'off' ? String(edge.https_port ?? 443) : '-';
@@ -38,6 +39,6 @@ export async function runPreflight(
   ];
   return rec.step('preflight', 'Preflight checks', async (h) => {
     const r = await runChecked(t, argv, { step: 'preflight', code: 'preflight_failed', handle: h });
-    return parseResult(r.stdout);
+    return parseResult(r, 'preflight');
   });
 }

@@ -18,14 +18,14 @@ cmd_start_resources() {
   for kind in "${RESOURCES[@]}"; do
     entries+=("$(ensure_resource "$kind")")
   done
-  result "{\"resources\":[$(join_json "${entries[@]}")]}"
+  result "$(json_obj resources "[$(join_json "${entries[@]}")]")"
 }
 
 cmd_build() {
   local name rc
   if [[ -f $RELEASE_DIR/.build-ok ]]; then
     say "build: already done for release ${RELEASE_DIR##*/}"
-    result '{"skipped":true}'
+    result "$(json_obj skipped true)"
     return
   fi
   # builds see what the service will see (e.g. to run migrations): app env, PORT, resource URLs
@@ -44,7 +44,7 @@ cmd_build() {
       die 1 "service $name: build command failed with exit $rc: $SERVICE_BUILD; fix the build (output above) and deploy again"
   done
   touch -- "$RELEASE_DIR/.build-ok"
-  result '{"skipped":false}'
+  result "$(json_obj skipped false)"
 }
 
 cmd_start() {
@@ -141,7 +141,7 @@ cmd_status() {
 
 cmd_stop() {
   local with_resources=false name kind
-  local -a stopped=()
+  local -a stopped=() edge=()
   case ${1:-} in
     '') ;;
     --resources) with_resources=true ;;
@@ -151,7 +151,7 @@ cmd_stop() {
   EDGE_JSON=''
   if has_edge; then edge_stop; fi
   for name in $(recorded_services); do
-    if stop_service "$name"; then stopped+=("\"$name\""); fi
+    if stop_service "$name"; then stopped+=("$name"); fi
   done
   if $with_resources; then
     # Every resource with state, not only this release's: `stop --resources` means all.
@@ -160,5 +160,6 @@ cmd_stop() {
       "${kind}_stop" || say "resource $kind: not running"
     done
   fi
-  result "{\"stopped\":[$(join_json "${stopped[@]}")]${EDGE_JSON:+,$EDGE_JSON}}"
+  if [[ -n $EDGE_JSON ]]; then edge=(edge "$EDGE_JSON"); fi
+  result "$(json_obj stopped "$(json_strs "${stopped[@]}")" "${edge[@]}")"
 }

@@ -10,14 +10,7 @@ die() {
   exit "$code"
 }
 say() { printf '%s\n' "$*"; }
-result() { printf 'STAGECOACH_RESULT %s\n' "$1"; }
-# Joins JSON fragments with commas.
-join_json() {
-  local IFS=,
-  printf '%s' "$*"
-}
-# `null` for an empty value, the value itself (a number) otherwise.
-num_or_null() { if [[ -n $1 ]]; then printf '%s' "$1"; else printf 'null'; fi; }
+# JSON output (json_str, json_num, json_obj, result, …) is lib/json.sh's.
 
 # ---------------------------------------------------------------- env files, read as data
 

@@ -29,7 +29,7 @@ cmd_edge_apply() {
   if [[ $EDGE_MODE == managed ]]; then
     edge_prepare_managed
     caddyfile=$(render_managed_caddyfile)
-    admin="\"unix/$EDGE_SOCK\"" user="\"${EDGE_CADDY_USER:-$(id -un)}\""
+    admin=$(json_str "unix/$EDGE_SOCK") user=$(json_str "${EDGE_CADDY_USER:-$(id -un)}")
   else
     caddyfile=$(render_system_caddyfile)
   fi
@@ -62,18 +62,14 @@ cmd_edge_apply() {
     ensure_state_dirs
     printf '%s\n' "$EDGE_DIR" >"$STATE/edge.dir"
   fi
-  result "$(printf '{"mode":"%s","changed":%s,"started":%s,"edge_dir":"%s","site":"%s","http_port":%s,"https_port":%s,"admin":%s,"caddy_user":%s,"root_ca":"%s","health_path":"%s"}' \
-    "$EDGE_MODE" "$changed" "$started" "$EDGE_DIR" "$EDGE_SITE_FILE" "$EDGE_HTTP_PORT" \
-    "$(num_or_null "$EDGE_HTTPS_PORT")" "$admin" "$user" "$EDGE_ROOT_CA" "$(json_escape "$EDGE_HEALTH")")"
+  result "$(json_obj mode "$(json_str "$EDGE_MODE")" changed "$(json_bool "$changed")" \
+    started "$(json_bool "$started")" edge_dir "$(json_str "$EDGE_DIR")" \
+    site "$(json_str "$EDGE_SITE_FILE")" http_port "$(json_num "$EDGE_HTTP_PORT")" \
+    https_port "$(json_num "$EDGE_HTTPS_PORT")" admin "$admin" caddy_user "$user" \
+    root_ca "$(json_str "$EDGE_ROOT_CA")" health_path "$(json_str "$EDGE_HEALTH")")"
 }
 
-# The JSON-safe text of $1 (backslashes and double quotes escaped).
-json_escape() {
-  local s=${1//\\/\\\\}
-  printf '%s' "${s//\"/\\\"}"
-}
-
-# Sets EDGE_JSON to the "edge" member of status's result (no lock: it only looks).
+# Sets EDGE_JSON to the "edge" member of status's result, `"edge":{…}` (no lock: it only looks).
 # shellcheck disable=SC2034 # EDGE_JSON is read by cmd_status (commands.sh)
 edge_status() {
   load_edge
@@ -82,18 +78,19 @@ edge_status() {
   if caddy_running; then running=true; fi
   if [[ -f $EDGE_SITE_FILE || -f $EDGE_LEGACY_SITE ]]; then site=true; fi
   say "edge: mode=$EDGE_MODE caddy running=$running site=$site ($EDGE_SITE_FILE)"
-  EDGE_JSON=$(printf '"edge":{"mode":"%s","running":%s,"site":%s}' "$EDGE_MODE" "$running" "$site")
+  EDGE_JSON="$(json_str edge):$(json_obj mode "$(json_str "$EDGE_MODE")" \
+    running "$(json_bool "$running")" site "$(json_bool "$site")")"
 }
 
 # Removes this deployment's site and reloads Caddy; the managed Caddy stops with its last site.
-# Sets EDGE_JSON to the "edge" member of stop's result.
+# Sets EDGE_JSON to the value of the "edge" member of stop's result (an object).
 # shellcheck disable=SC2034 # EDGE_JSON is read by cmd_stop (commands.sh)
 edge_stop() {
   local removed=false stopped=false f
   local -a left=()
   load_edge
   edge_paths
-  EDGE_JSON='"edge":{"site_removed":false,"caddy_stopped":false}'
+  EDGE_JSON=$(json_obj site_removed false caddy_stopped false)
   # Never applied here: nothing to undo.
   [[ -d $EDGE_SITES ]] || return 0
   take_edge_lock stop
@@ -114,5 +111,5 @@ edge_stop() {
     caddy_reload || { edge_restore && die 1 "stop: reloading caddy.service without $EDGE_DOMAIN failed, its site was put back: $(caddy_error "$CADDY_OUT")"; }
   fi
   if $removed; then say "edge: removed $EDGE_SITE_FILE"; fi
-  EDGE_JSON=$(printf '"edge":{"site_removed":%s,"caddy_stopped":%s}' "$removed" "$stopped")
+  EDGE_JSON=$(json_obj site_removed "$(json_bool "$removed")" caddy_stopped "$(json_bool "$stopped")")
 }

@@ -11,6 +11,7 @@ lock_holders() {
   local inode line pid comm text=''
   local -a f
   inode=$(stat -c %i -- "$1" 2>/dev/null) || return 0
+  [[ -r /proc/locks ]] || return 0
   while read -r line; do
     read -r -a f <<<"$line"
     # Waiters show as "N: -> FLOCK ..."; holders as "N: FLOCK ADVISORY WRITE <pid> <dev>:<inode> ...".
@@ -18,7 +19,7 @@ lock_holders() {
     pid=${f[4]} comm='?'
     read -r comm 2>/dev/null <"/proc/$pid/comm" || true
     text+="${text:+, }pid $pid $comm"
-  done </proc/locks 2>/dev/null
+  done </proc/locks
   printf '%s' "$text"
 }
 

@@ -35,11 +35,11 @@ cmd_prune() {
       continue
     fi
     rm -rf -- "${HOME_DIR:?}/releases/$name" "${HOME_DIR:?}/bundles/$name.tar.gz"
-    removed+=("\"$name\"")
+    removed+=("$name")
     say "prune: removed release $name"
   done < <(releases_newest_first)
   # temp leftovers of interrupted extracts and uploads
   rm -rf -- "$HOME_DIR"/releases/*.tmp "$HOME_DIR"/bundles/*.part 2>/dev/null || true
   close_old_modes
-  result "{\"removed\":[$(join_json "${removed[@]}")],\"kept\":$kept}"
+  result "$(json_obj removed "$(json_strs "${removed[@]}")" kept "$(json_num "$kept")")"
 }

@@ -128,8 +128,10 @@ pg_ensure_database() {
 }
 
 postgres_stop() {
+  local bindir
   postgres_pid >/dev/null || return 1
   say "resource postgres: stopping"
-  as_pg "$(pg_bindir)/pg_ctl" -D "$(PG_DIR)/data" -m fast -w -t 60 stop >/dev/null ||
+  bindir=$(pg_bindir) || exit 1 # pg_bindir said why
+  as_pg "$bindir/pg_ctl" -D "$(PG_DIR)/data" -m fast -w -t 60 stop >/dev/null ||
     die 1 "resource postgres: pg_ctl stop failed; see $(PG_DIR)/postgres.log"
 }

@@ -79,7 +79,7 @@ ensure_resource() {
     running_port=$(cat -- "$RES/$kind/port" 2>/dev/null || true)
     if [[ $running_port == "$port" ]]; then
       say "resource $kind: already running (pid $pid, port $port)" >&2
-      printf '{"kind":"%s","port":%s,"pid":%s,"started":false}' "$kind" "$port" "$pid"
+      resource_entry "$kind" "$port" "$pid" false
       return
     fi
     say "resource $kind: moving from port $running_port to $port" >&2
@@ -92,5 +92,11 @@ ensure_resource() {
   "${kind}_start" "$port" >&2
   pid=$(resource_pid "$kind") || die 1 "resource $kind: it exited right after starting; see its log in $RES/$kind"
   started=true
-  printf '{"kind":"%s","port":%s,"pid":%s,"started":%s}' "$kind" "$port" "$pid" "$started"
+  resource_entry "$kind" "$port" "$pid" "$started"
+}
+
+# The JSON entry of resource $1 on port $2, pid $3, started now or not ($4) (start-resources).
+resource_entry() {
+  json_obj kind "$(json_str "$1")" port "$(json_num "$2")" pid "$(json_num "$3")" \
+    started "$(json_bool "$4")"
 }
