@@ -78,6 +78,7 @@ export async function main(
     await mkdir(scriptsDir);
     await writeFile(path.join(scriptsDir, 'manage.sh'), '#!/bin/sh\n', { mode: 0o755 });
     await writeFile(path.join(scriptsDir, 'setup.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    await writeFile(path.join(scriptsDir, 'supervise.sh'), '#!/bin/sh\n', { mode: 0o755 });
     await mkdir(path.join(scriptsDir, 'lib'));
     await writeFile(path.join(scriptsDir, 'lib', 'common.sh'), '# sourced\n');
     await makeScenario(scenarioDir, opts);

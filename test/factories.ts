@@ -89,11 +89,15 @@ export async function writeScenarioDir(
   return dir;
 }
 
-/** Writes stand-in `manage.sh`, `setup.sh` (0755) and `lib/common.sh` into `dir`; returns it. */
+/** Writes stand-in SCRIPT_NAMES (0755) and `lib/common.sh` into `dir`; returns it. */
 export async function writeTargetScripts(dir: string, marker = 'fixture'): Promise<string> {
   await writeFiles(dir, {
     'manage.sh': { content: `#!/usr/bin/env bash\n# ${marker} manage.sh\nexit 0\n`, mode: 0o755 },
     'setup.sh': { content: `#!/usr/bin/env bash\n# ${marker} setup.sh\nexit 0\n`, mode: 0o755 },
+    'supervise.sh': {
+      content: `#!/usr/bin/env bash\n# ${marker} supervise.sh\nexit 0\n`,
+      mode: 0o755,
+    },
     'lib/common.sh': `# shellcheck shell=bash\n# ${marker} lib/common.sh\n`,
   });
   return dir;

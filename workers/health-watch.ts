@@ -59,7 +59,11 @@ export function isWatched(d: DeploymentRow): boolean {
 /** The verdict on an inspect result: all running → healthy, some → degraded, none → down. */
 export function judgeHealth(result: Record<string, unknown>): DeploymentHealth {
   const raw = Array.isArray(result.services) ? (result.services as Record<string, unknown>[]) : [];
-  const services = raw.map((s) => ({ name: String(s.name), running: s.running === true }));
+  // a service whose supervisor gave up (state `down`) is down, whatever else it says
+  const services = raw.map((s) => ({
+    name: String(s.name),
+    running: s.running === true && s.state !== 'down',
+  }));
   const up = services.filter((s) => s.running).length;
   const state =
     result.ok === true && up === services.length && up > 0

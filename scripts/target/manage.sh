@@ -39,6 +39,8 @@ source "$RELEASE_DIR/lib/processes.sh"
 source "$RELEASE_DIR/lib/ports.sh"
 # shellcheck source=lib/services.sh
 source "$RELEASE_DIR/lib/services.sh"
+# shellcheck source=lib/supervision.sh
+source "$RELEASE_DIR/lib/supervision.sh"
 # shellcheck source=lib/health.sh
 source "$RELEASE_DIR/lib/health.sh"
 # shellcheck source=lib/resources.sh
@@ -94,6 +96,8 @@ main() {
   # get their usual modes, and setup writes nothing secret (its directories get explicit modes).
   if [[ $cmd != setup ]]; then umask 077; fi
   load_config
+  # A bad restart setting (lib/supervision.sh) fails `start` before it stops anything.
+  if [[ $cmd == start ]]; then load_restart_settings; fi
   # Commands that change the target take the lock; status and health only look.
   case $cmd in setup | start-resources | build | start | stop | edge-apply | prune) take_lock "$cmd" ;; esac
   "cmd_${cmd//-/_}" "$@"

@@ -32,7 +32,7 @@ export type BundleEntry =
 /** Directory names never copied from a scenario, at any depth. */
 export const SKIPPED_NAMES: ReadonlySet<string> = new Set(['node_modules', '.git']);
 /** The target-side scripts copied from the scripts directory to the bundle root. */
-export const SCRIPT_NAMES = ['manage.sh', 'setup.sh'] as const;
+export const SCRIPT_NAMES = ['manage.sh', 'setup.sh', 'supervise.sh'] as const;
 /** The scripts directory's folder of files manage.sh sources; its `*.sh` go under `lib/`. */
 export const SCRIPT_LIB_DIR = 'lib';
 
@@ -167,7 +167,7 @@ function escapeError(shown: string): BundleError {
 }
 
 /**
- * `manage.sh` and `setup.sh` (mode 0755) plus `lib/*.sh` (mode 0644: sourced, not run), sorted
+ * SCRIPT_NAMES (mode 0755) plus `lib/*.sh` (mode 0644: sourced, not run), sorted
  * by name, read from `scriptsDir`; a missing script or lib folder → `scripts_not_found`.
  */
 export async function scriptEntries(scriptsDir: string): Promise<BundleEntry[]> {

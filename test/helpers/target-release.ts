@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SCRIPT_NAMES } from '../../shared/bundle/entries.js';
 import { shellEnvFile } from '../../shared/shell.js';
 
 /** The repository's root directory. */
@@ -166,7 +167,7 @@ export async function assembleRelease(
   const resources = spec.resources ?? {};
   await mkdir(path.join(dir, 'config', 'services'), { recursive: true });
   await mkdir(path.join(dir, 'config', 'resources'), { recursive: true });
-  for (const script of ['manage.sh', 'setup.sh']) {
+  for (const script of SCRIPT_NAMES) {
     await cp(path.join(ROOT, 'scripts', 'target', script), path.join(dir, script));
     await chmod(path.join(dir, script), 0o755);
   }

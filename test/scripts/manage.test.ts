@@ -136,8 +136,23 @@ describe('scripts/target/manage.sh: services', function () {
 
   it('status reports the service', async function () {
     const res = resultOf(ok(await manage(home!, 'r1', 'status')));
+    const since = res.services[0]?.since;
+    expect(since).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(res).to.deep.equal({
-      services: [{ name: 'web', pid: firstPid, running: true, port: webPort }],
+      services: [
+        {
+          name: 'web',
+          pid: firstPid,
+          running: true,
+          port: webPort,
+          // its supervisor's view (test/scripts/supervise.test.ts)
+          state: 'running',
+          restarts: 0,
+          last_exit: null,
+          last_exit_at: null,
+          since,
+        },
+      ],
       resources: [],
     });
   });

@@ -7,6 +7,22 @@ import { parseResult } from '../remote.js';
 
 const LOG_LINES = 50;
 
+/**
+ * A service as `manage.sh status` reports it, passed through as it is. The supervision members
+ * (docs/target-layout.md, "Supervision") are absent from releases built before supervision.
+ */
+interface ServiceStatus {
+  name: string;
+  running: boolean;
+  /** running | backoff | down; null when the service has no supervision state (not started). */
+  state?: 'running' | 'backoff' | 'down' | null;
+  restarts?: number;
+  /** The service's last exit status (137 = SIGKILL, as a shell reports it), null before one. */
+  last_exit?: number | null;
+  last_exit_at?: string | null;
+  since?: string | null;
+}
+
 /** Reads the target's view of the deployment; never changes its status. */
 export async function runInspect(
   deployment: DeploymentRow,
@@ -40,7 +56,7 @@ export async function runInspect(
       detail: err.message,
     };
   }
-  const services = (parsed.services as { name: string; running: boolean }[] | undefined) ?? [];
+  const services = (parsed.services as ServiceStatus[] | undefined) ?? [];
   const logs: Record<string, string[]> = {};
   for (const svc of services) {
     if (!scenarioSchema.shape.name.safeParse(svc.name).success) {
@@ -49,7 +65,9 @@ export async function runInspect(
     const r = await t.exec(['tail', '-n', String(LOG_LINES), `state/logs/${svc.name}.log`]);
     logs[svc.name] = r.code === 0 ? r.stdout.split('\n').filter((l) => l !== '') : [];
   }
-  const ok = services.length > 0 && services.every((s) => s.running);
+  // a supervisor that gave up (`down`) reports running:false too; the state check is for
+  // a target whose status says otherwise
+  const ok = services.length > 0 && services.every((s) => s.running && s.state !== 'down');
   return {
     ok,
     at,

@@ -64,14 +64,17 @@ cmd_start() {
     if port_in_use "$SERVICE_PORT"; then
       die 3 "service $name: port $SERVICE_PORT is held by another process ($(describe_holders "$SERVICE_PORT")); free it or choose another port in manifest.ports"
     fi
-    launch_service
+    launch_service "$name" "$SERVICE_PORT"
     say "service $name: started (pid $LAUNCHED_PID, port $SERVICE_PORT, log $LOGS/$name.log)"
     entries+=("$(printf '{"name":"%s","pid":%s,"port":%s}' "$name" "$LAUNCHED_PID" "$SERVICE_PORT")")
   done
   # Catch commands that die at once (not found, syntax error) here rather than in `health`.
   sleep 0.2
   for name in "${SERVICES[@]}"; do
-    if ! service_pid "$name" >/dev/null; then
+    # Its supervisor outlives a crash: a crash since launch (record_crashed) fails too, and
+    # stops the supervisor rather than leave it restarting a broken command.
+    if ! service_pid "$name" >/dev/null || record_crashed "$name" >/dev/null; then
+      stop_service "$name" >/dev/null || true
       print_log_tail "$name"
       die 1 "service $name: exited right after starting (log above, in $LOGS/$name.log); fix SERVICE_START or the app"
     fi
@@ -114,7 +117,7 @@ cmd_health() {
 }
 
 cmd_status() {
-  local name kind pid running port
+  local name kind pid running port sup
   local -a services=() resources=()
   rotate_service_logs "${SERVICES[@]}"
   for name in "${SERVICES[@]}"; do
@@ -122,9 +125,12 @@ cmd_status() {
     pid='' running=false
     read -r pid 2>/dev/null <"$RUN/$name.pid" || true
     if service_pid "$name" >/dev/null; then running=true; fi
-    say "service $name: running=$running pid=${pid:--} port=$SERVICE_PORT"
-    services+=("$(printf '{"name":"%s","pid":%s,"running":%s,"port":%s}' \
-      "$name" "$(num_or_null "$pid")" "$running" "$SERVICE_PORT")")
+    # Its supervisor (lib/supervision.sh) waiting to restart it, or given up: not running.
+    supervision_json_to sup "$name"
+    if [[ $SUP_STATE == backoff || $SUP_STATE == down ]]; then running=false; fi
+    say "service $name: running=$running pid=${pid:--} port=$SERVICE_PORT state=${SUP_STATE:--} restarts=$SUP_RESTARTS"
+    services+=("$(printf '{"name":"%s","pid":%s,"running":%s,"port":%s,%s}' \
+      "$name" "$(num_or_null "$pid")" "$running" "$SERVICE_PORT" "$sup")")
   done
   for kind in "${RESOURCES[@]}"; do
     port='' running=false

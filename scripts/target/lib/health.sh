@@ -24,6 +24,12 @@ http_status() {
 check_service() {
   load_service "$1"
   H_PROCESS=false H_PORT=false H_HTTP=false H_STATUS=0 H_REASON='' H_FATAL=false
+  # A crash since start fails at once: waiting out the timeout cannot help a crash loop.
+  local crashed
+  if crashed=$(record_crashed "$1"); then
+    H_REASON="it crashed: $crashed" H_FATAL=true
+    return
+  fi
   if ! service_pid "$1" >/dev/null; then
     H_REASON="its process is not running" H_FATAL=true
     return

@@ -27,7 +27,7 @@ service_info() {
 stop_service() {
   local name=$1 pid i
   if ! pid=$(service_pid "$name"); then
-    rm -f -- "$RUN/$name.pid" "$RUN/$name.info"
+    rm -f -- "$RUN/$name.pid" "$RUN/$name.info" "$RUN/$name.sup"
     return 1
   fi
   say "service $name: stopping process group $pid"
@@ -45,7 +45,7 @@ stop_service() {
     done
     group_alive "$pid" && die 1 "service $name: process group $pid survived KILL; check it with: ps -g $pid"
   fi
-  rm -f -- "$RUN/$name.pid" "$RUN/$name.info"
+  rm -f -- "$RUN/$name.pid" "$RUN/$name.info" "$RUN/$name.sup"
   return 0
 }
 
@@ -150,26 +150,28 @@ rotate_service_logs() {
   for name in "$@"; do rotate_service_log "$name" || true; done
 }
 
-# Starts service $SERVICE_NAME detached (own session and process group) with the app env
-# (APP_ENV, load_app_env), RESOURCE_ENV and PORT as data (exec_command), and records its pid.
+# Starts record $1 (an instance of the service load_service loaded; lib/slots.sh) on port $2,
+# detached under its supervisor: `setsid supervise.sh` leads a session and process group of its
+# own and runs the service as its child in that group, as exec_command does (app env as data,
+# PORT=$2), restarting it when it exits (docs/target-layout.md, "Supervision"). Records the
+# supervisor's pid, which the group is named after; sets LAUNCHED_PID to it.
 launch_service() {
-  local name=$SERVICE_NAME log=$LOGS/$SERVICE_NAME.log pid
+  local rec=$1 port=$2 name=$SERVICE_NAME log=$LOGS/$SERVICE_NAME.log pid
+  load_restart_settings
   (umask 077 && touch -- "$log")
   rotate_service_log "$name" || true
-  printf '\n==== %s starting %s (release %s): %s\n' "$(date -u +%FT%TZ)" "$name" \
-    "${RELEASE_DIR##*/}" "$SERVICE_START" >>"$log"
-  (
-    cd -- "$RELEASE_DIR/scenario" || exit 1
-    # 9>&-: the service must not hold the lock (lib/lock.sh).
-    exec_command setsid "$SERVICE_START" "${RESOURCE_ENV[@]}" "PORT=$SERVICE_PORT" \
-      </dev/null >>"$log" 2>&1 9>&-
-  ) &
+  printf '\n==== %s starting %s (release %s, port %s): %s\n' "$(date -u +%FT%TZ)" "$rec" \
+    "${RELEASE_DIR##*/}" "$port" "$SERVICE_START" >>"$log"
+  # An earlier run's state must not speak for this one (record_crashed reads it).
+  rm -f -- "$RUN/$rec.sup"
+  # 9>&-: neither the supervisor nor the service may hold the lock (lib/lock.sh).
+  setsid "$RELEASE_DIR/supervise.sh" "$rec" "$name" "$port" </dev/null >>"$log" 2>&1 9>&- &
   pid=$!
   local start=0
   if proc_stat "$pid"; then start=$PS_START; fi
-  write_private "$RUN/$name.pid" "$pid"
-  write_private "$RUN/$name.info" "$start $SERVICE_PORT $RELEASE_DIR"
-  # shellcheck disable=SC2034 # read by cmd_start (commands.sh)
+  write_private "$RUN/$rec.pid" "$pid"
+  write_private "$RUN/$rec.info" "$start $port $RELEASE_DIR"
+  # shellcheck disable=SC2034 # read by cmd_start (release-commands.sh)
   LAUNCHED_PID=$pid
 }
 

@@ -85,6 +85,7 @@ describe('buildBundle: bundle layout', () => {
       'file 644 scenario/scenario.json',
       'file 644 scenario/server.js',
       'file 755 setup.sh',
+      'file 755 supervise.sh',
     ]);
     for (const m of members) {
       expect([m.uid, m.gid, m.uname, m.gname], m.name).to.deep.equal([0, 0, '', '']);
