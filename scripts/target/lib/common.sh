@@ -139,7 +139,7 @@ load_config() {
   STAGECOACH_RESOURCES=${ENV_FILE[STAGECOACH_RESOURCES]:-}
   # shellcheck disable=SC2034 # cmd_health reads the timeout
   STAGECOACH_HEALTH_TIMEOUT=${ENV_FILE[STAGECOACH_HEALTH_TIMEOUT]:-60}
-  mkdir -p -- "$STAGECOACH_HOME"
+  [[ -d $STAGECOACH_HOME ]] || mkdir -p -- "$STAGECOACH_HOME"
   HOME_DIR=$(cd -- "$STAGECOACH_HOME" && pwd -P)
   if reason=$(system_dir_reason "$HOME_DIR"); then
     die 2 "STAGECOACH_HOME: $reason; stagecoach needs a workdir of its own (choose another target workdir)"
@@ -178,11 +178,12 @@ ensure_dir() {
   chmod "$1" -- "$2"
 }
 
+# The same modes as ensure_dir each, in three commands instead of eight (every fork counts:
+# start-resources and start run this on every deploy).
 ensure_state_dirs() {
-  ensure_dir 711 "$STATE"
-  ensure_dir 700 "$RUN"
-  ensure_dir 700 "$LOGS"
-  ensure_dir 711 "$RES"
+  mkdir -p -- "$RUN" "$LOGS" "$RES"
+  chmod 711 -- "$STATE" "$RES"
+  chmod 700 -- "$RUN" "$LOGS"
 }
 
 # Writes a file atomically with mode 0600 (for pid files and secrets alike).

@@ -48,9 +48,10 @@ take_lock() {
 
 # Writes "<lease> <process group>" of the lock's new holder to $1.owner.
 record_lock_owner() {
-  local pgid
-  pgid=$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ') || pgid=''
-  printf '%s %s\n' "${STAGECOACH_LEASE:-none}" "${pgid:-$$}" >"$1.owner" 2>/dev/null || true
+  local pgid=$$
+  # proc_stat (lib/processes.sh) reads /proc: no `ps` fork on every mutating command
+  if proc_stat $$; then pgid=$PS_PGRP; fi
+  printf '%s %s\n' "${STAGECOACH_LEASE:-none}" "$pgid" >"$1.owner" 2>/dev/null || true
 }
 
 # Only one stage of a deployment holds a live lease at a time, so a lock held under another
@@ -61,7 +62,7 @@ take_over_lock() {
   [[ -n ${STAGECOACH_LEASE:-} ]] || return 0
   read -r lease pgid <"$lock.owner" 2>/dev/null || return 0
   [[ $lease != "$STAGECOACH_LEASE" && $lease != none && $pgid =~ ^[0-9]+$ && $pgid -gt 1 ]] || return 0
-  [[ $pgid != "$(ps -o pgid= -p $$ 2>/dev/null | tr -d ' ')" ]] || return 0
+  if proc_stat $$ && [[ $pgid == "$PS_PGRP" ]]; then return 0; fi
   owner="lease $lease, process group $pgid"
   say "$cmd: the lock $lock is held by a lost stage ($owner); stopping its commands" >&2
   kill -TERM -- "-$pgid" 2>/dev/null || return 0

@@ -8,13 +8,14 @@ tcp_open() {
   timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
 }
 
-# Prints the socket inodes listening on TCP port $1 (any address). Each file is read in one
-# go: a `read` loop on /proc/net/tcp makes the kernel walk the socket table once per line
-# (≈ 0.8 s per call on a host with a few hundred sockets).
-listen_inodes() {
+# Sets LISTEN_INODES to the socket inodes listening on TCP port $1 (any address), without a
+# subshell. Each file is read in one go: a `read` loop on /proc/net/tcp makes the kernel walk
+# the socket table once per line (≈ 0.8 s per call on a host with a few hundred sockets).
+read_listen_inodes() {
   local hex f line
   local -a lines
-  hex=$(printf '%04X' "$1")
+  LISTEN_INODES=()
+  printf -v hex '%04X' "$1"
   for f in /proc/net/tcp /proc/net/tcp6; do
     [[ -r $f ]] || continue
     mapfile -t lines <"$f"
@@ -22,27 +23,42 @@ listen_inodes() {
       # fields: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
       # shellcheck disable=SC2086 # split on purpose
       set -- $line
-      if [[ $4 == 0A && ${2##*:} == "$hex" ]]; then printf '%s\n' "${10}"; fi
+      if [[ $4 == 0A && ${2##*:} == "$hex" ]]; then LISTEN_INODES+=("${10}"); fi
     done
   done
 }
 
-# True when anything listens on TCP port $1.
-port_in_use() {
-  [[ -n $(listen_inodes "$1") ]] || tcp_open "$1"
+# Prints the socket inodes listening on TCP port $1 (any address), one a line.
+listen_inodes() {
+  read_listen_inodes "$1"
+  if ((${#LISTEN_INODES[@]})); then printf '%s\n' "${LISTEN_INODES[@]}"; fi
 }
 
-# Prints the pids of processes listening on TCP port $1 (only those this user may inspect).
+# True when anything listens on TCP port $1.
+port_in_use() {
+  read_listen_inodes "$1"
+  ((${#LISTEN_INODES[@]})) || tcp_open "$1"
+}
+
+# Prints the pids of processes listening on TCP port $1 (only those this user may inspect),
+# ascending, each once.
 port_holder_pids() {
-  local inode
-  local -a expr=()
-  for inode in $(listen_inodes "$1"); do
+  local inode dir
+  local -a expr=() dirs=() pids=()
+  read_listen_inodes "$1"
+  for inode in "${LISTEN_INODES[@]}"; do
     if ((${#expr[@]})); then expr+=(-o); fi
     expr+=(-lname "socket:\\[$inode\\]")
   done
   ((${#expr[@]})) || return 0
-  { find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) -print 2>/dev/null || true; } |
-    cut -d/ -f3 | sort -un
+  # /proc/<pid>/fd of each match; the indices of a sparse array come out sorted and unique
+  mapfile -t dirs < <(find /proc/[0-9]*/fd -maxdepth 1 \( "${expr[@]}" \) -printf '%h\n' 2>/dev/null || true)
+  for dir in "${dirs[@]}"; do
+    dir=${dir#/proc/}
+    dir=${dir%/fd}
+    if [[ $dir =~ ^[0-9]+$ ]]; then pids[dir]=1; fi
+  done
+  if ((${#pids[@]})); then printf '%s\n' "${!pids[@]}"; fi
 }
 
 # "pid 123 node, pid 456 nginx" for the holders of port $1, or a hint when none is visible.

@@ -5,11 +5,18 @@
 
 # Prints the sha256 names of releases/ newest first (by mtime of their .setup-ok).
 releases_newest_first() {
-  local dir
+  local dir line
+  local -a oks=() lines=()
   for dir in "$HOME_DIR"/releases/*/; do
-    [[ -f $dir/.setup-ok ]] || continue
-    printf '%s %s\n' "$(stat -c %Y -- "$dir/.setup-ok")" "$(basename -- "$dir")"
-  done | sort -rn | awk '{print $2}'
+    if [[ -f $dir.setup-ok ]]; then oks+=("$dir.setup-ok"); fi
+  done
+  ((${#oks[@]})) || return 0
+  # one stat and one sort for all of them (prune runs on every deploy: forks add up)
+  mapfile -t lines < <(stat -c '%Y %n' -- "${oks[@]}" | sort -rn)
+  for line in "${lines[@]}"; do
+    line=${line%/.setup-ok}
+    printf '%s\n' "${line##*/}"
+  done
 }
 
 # Bundles and releases hold the app's env. Versions before 0600 uploads and 0700 releases left
@@ -23,7 +30,9 @@ cmd_prune() {
   local keep=${1:-3} current='' name kept=0 removed=()
   [[ $keep =~ ^[0-9]+$ ]] || die 2 "prune: keep must be a number, got '$keep'"
   if [[ -L $HOME_DIR/current ]]; then
-    current=$(basename -- "$(readlink -- "$HOME_DIR/current")")
+    current=$(readlink -- "$HOME_DIR/current")
+    current=${current%/}
+    current=${current##*/}
   fi
   while read -r name; do
     [[ -n $name ]] || continue
@@ -39,7 +48,13 @@ cmd_prune() {
     say "prune: removed release $name"
   done < <(releases_newest_first)
   # temp leftovers of interrupted extracts and uploads
-  rm -rf -- "$HOME_DIR"/releases/*.tmp "$HOME_DIR"/bundles/*.part 2>/dev/null || true
+  local -a leftovers=("$HOME_DIR"/releases/*.tmp "$HOME_DIR"/bundles/*.part)
+  for name in "${leftovers[@]}"; do
+    if [[ -e $name || -L $name ]]; then
+      rm -rf -- "${leftovers[@]}" 2>/dev/null || true
+      break
+    fi
+  done
   close_old_modes
   result "$(json_obj removed "$(json_strs "${removed[@]}")" kept "$(json_num "$kept")")"
 }
