@@ -27,3 +27,32 @@ export function edgePlan(manifest: Manifest, firstService: string): EdgePlan | n
     service: e.service ?? firstService,
   };
 }
+
+/** Seconds an old instance drains after Caddy switched away from it, by default. */
+export const DEFAULT_DRAIN_S = 10;
+
+/**
+ * The spare port of the edge's service (listening on `servicePort`): `edge.spare_port`, else the
+ * first port above it that no manifest port or edge port uses. Null when none is left or the
+ * given one collides (the check of the scenario against the manifest reports that).
+ */
+export function sparePort(manifest: Manifest, servicePort: number): number | null {
+  const e = manifest.edge;
+  if (!e) {
+    return null;
+  }
+  const taken = new Set<number>([
+    ...Object.values(manifest.ports),
+    e.http_port ?? 80,
+    ...(e.tls === 'off' ? [] : [e.https_port ?? 443]),
+  ]);
+  if (e.spare_port !== undefined) {
+    return taken.has(e.spare_port) ? null : e.spare_port;
+  }
+  for (let p = servicePort + 1; p <= 65535; p++) {
+    if (!taken.has(p)) {
+      return p;
+    }
+  }
+  return null;
+}

@@ -97,6 +97,13 @@ export const edgeSchema = z.strictObject({
   https_port: port.optional(),
   /** The service Caddy routes to (default: the scenario's first service). */
   service: z.string().regex(NAME).optional(),
+  /**
+   * The second port of that service: a new release starts there beside the serving one, then
+   * Caddy switches to it (default: the first port above the service's that the manifest leaves free).
+   */
+  spare_port: port.optional(),
+  /** Seconds an old instance gets to finish its requests after the switch (default 10). */
+  drain_s: z.number().int().min(0).max(3600).optional(),
 });
 
 const stageLimit = z.number().int().min(1).max(86_400).optional();

@@ -107,8 +107,11 @@ export class StageRecorder {
   /** The stage result so far (an error's message redacted). */
   result(error: StageResult['error'] = null, extra: Record<string, unknown> = {}): StageResult {
     const safe = error ? { ...error, message: this.redact(error.message) } : null;
-    return { ok: error === null, steps: [...this.steps], error: safe, ...extra };
+    return { ok: error === null, steps: [...this.steps], error: safe, ...this.facts, ...extra };
   }
+
+  /** Facts the stage result keeps whether the stage succeeds or fails (e.g. a rollback's). */
+  readonly facts: Record<string, unknown> = {};
 
   /** Shows `step` as the stage's progress (best effort: an outage of the database skips it). */
   async progress(step: string): Promise<void> {

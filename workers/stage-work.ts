@@ -71,7 +71,7 @@ export async function doWork(
       const secrets = openSecrets(ctx, d);
       rec.addSecrets(Object.values(secrets));
       await deliverSecrets(ctx, t, secrets, rec);
-      return await runDeploy(ctx, d, t, rec, lease.signal);
+      return await runDeploy(ctx, d, t, rec, lease);
     }
     return await runStop(t, rec, d.run_options?.stop_resources === true);
   } finally {

@@ -2,8 +2,8 @@
 # shellcheck source-path=SCRIPTDIR
 # stagecoach's target-side entry point. The contract is docs/target-layout.md.
 #   cd releases/<sha> && STAGECOACH_HOME=<workdir> ./manage.sh <command> [args]
-# Commands: setup, start-resources, build, start, health [timeout_s], status, stop [--resources],
-# edge-apply.
+# Commands: setup, start-resources, build, start [--resume], health [timeout_s], promote,
+# discard [--all], status, stop [--resources], edge-apply, prune [keep].
 # Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 a port is held by another process.
 # A command with structured output prints `STAGECOACH_RESULT <json>` as its last stdout line;
 # on failure the last stderr line says what broke and how to fix it. Commands that change the
@@ -61,16 +61,20 @@ source "$RELEASE_DIR/lib/edge-caddy.sh"
 source "$RELEASE_DIR/lib/edge-commands.sh"
 # shellcheck source=lib/prune.sh
 source "$RELEASE_DIR/lib/prune.sh"
+# shellcheck source=lib/slots.sh
+source "$RELEASE_DIR/lib/slots.sh"
 # shellcheck source=lib/commands.sh
 source "$RELEASE_DIR/lib/commands.sh"
 # shellcheck source=lib/systemd.sh
 source "$RELEASE_DIR/lib/systemd.sh"
+# shellcheck source=lib/release-commands.sh
+source "$RELEASE_DIR/lib/release-commands.sh"
 
 usage() {
   cat >&2 <<'EOF'
 usage: STAGECOACH_HOME=<workdir> ./manage.sh <command> [args]
-commands: setup | start-resources | build | start | health [timeout_s] | status | stop [--resources]
-          | edge-apply | prune [keep]
+commands: setup | start-resources | build | start [--resume] | health [timeout_s] | promote
+          | discard [--all] | status | stop [--resources] | edge-apply | prune [keep]
           | exec-service <record> | exec-resource <kind>   (run by systemd units)
 EOF
 }
@@ -79,7 +83,7 @@ main() {
   local cmd=${1:-}
   shift || true
   case $cmd in
-    setup | start-resources | build | start | health | status | stop | edge-apply | prune) ;;
+    setup | start-resources | build | start | health | promote | discard | status | stop | edge-apply | prune) ;;
     # what systemd units run (lib/systemd.sh); no lock: a command holding it may start them
     exec-service | exec-resource) ;;
     '' | -h | --help | help)
@@ -88,7 +92,7 @@ main() {
       ;;
     *)
       usage
-      die 2 "unknown command '$cmd'; use one of: setup start-resources build start health status stop edge-apply prune exec-service exec-resource"
+      die 2 "unknown command '$cmd'; use one of: setup start-resources build start health promote discard status stop edge-apply prune exec-service exec-resource"
       ;;
   esac
   # What the commands write (state, logs, resource passwords, the builds' and services' files)
@@ -99,7 +103,7 @@ main() {
   # A bad restart setting (lib/supervision.sh) fails `start` before it stops anything.
   if [[ $cmd == start ]]; then load_restart_settings; fi
   # Commands that change the target take the lock; status and health only look.
-  case $cmd in setup | start-resources | build | start | stop | edge-apply | prune) take_lock "$cmd" ;; esac
+  case $cmd in setup | start-resources | build | start | promote | discard | stop | edge-apply | prune) take_lock "$cmd" ;; esac
   "cmd_${cmd//-/_}" "$@"
 }
 

@@ -1,4 +1,5 @@
 /** Cross-checks a scenario against the manifest that deploys it. */
+import { sparePort } from '../edge.js';
 import type { Manifest } from '../manifest.js';
 import { RESOURCE_KINDS, type ResourceKind, type Scenario } from '../scenario.js';
 
@@ -20,7 +21,7 @@ const RESOURCE_PORT_KEYS: ReadonlySet<string> = new Set(RESOURCE_KINDS);
  * Issues that make the pair undeployable: a service port key missing from `manifest.ports`,
  * a service using a resource's port key, two services on one port key, `env` defining a
  * variable the target injects for a declared resource, a name in both `env` and `secrets`, or
- * `edge.service` naming no service.
+ * `edge.service` naming no service, or an `edge.spare_port` the manifest uses already.
  * Scenario paths start with `scenario.`.
  */
 export function checkScenarioAgainstManifest(
@@ -72,6 +73,13 @@ export function checkScenarioAgainstManifest(
     issues.push({
       path: 'edge.service',
       message: `"${edgeService}" is not a service of the scenario; use one of: ${scenario.services.map((s) => s.name).join(', ')}`,
+    });
+  }
+  const spare = manifest.edge?.spare_port;
+  if (spare !== undefined && sparePort(manifest as Manifest, spare) === null) {
+    issues.push({
+      path: 'edge.spare_port',
+      message: `port ${spare} is used by the manifest's ports or the edge; choose a free one`,
     });
   }
   return issues;

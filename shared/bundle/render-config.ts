@@ -1,5 +1,5 @@
 /** Renders the bundle's `config/…` files from a manifest and its scenario (no I/O). */
-import { edgePlan } from '../edge.js';
+import { DEFAULT_DRAIN_S, edgePlan, sparePort } from '../edge.js';
 import type { Manifest } from '../manifest.js';
 import type { Scenario, Service } from '../scenario.js';
 import { shellEnvFile } from '../shell.js';
@@ -117,6 +117,8 @@ function edgeEnv(manifest: Manifest, scenario: Scenario): Record<string, string>
   if (!plan) {
     return null;
   }
+  const service = scenario.services.find((s) => s.name === plan.service);
+  const port = service ? manifest.ports[service.port] : undefined;
   return {
     EDGE_DOMAIN: plan.domain,
     EDGE_TLS: plan.tls,
@@ -124,6 +126,8 @@ function edgeEnv(manifest: Manifest, scenario: Scenario): Record<string, string>
     EDGE_HTTP_PORT: String(plan.httpPort),
     EDGE_HTTPS_PORT: portText(plan.httpsPort ?? undefined),
     EDGE_SERVICE: plan.service,
+    EDGE_SPARE_PORT: portText((port !== undefined && sparePort(manifest, port)) || undefined),
+    EDGE_DRAIN_S: String(manifest.edge?.drain_s ?? DEFAULT_DRAIN_S),
   };
 }
 

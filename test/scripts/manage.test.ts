@@ -113,7 +113,7 @@ describe('scripts/target/manage.sh: services', function () {
     expect(resultOf(ok(await manage(home!, 'r1', 'build')))).to.deep.equal({ skipped: true });
   });
 
-  it('start runs the service detached in its own process group and points current', async function () {
+  it('start runs the service detached in its own process group; promote points current', async function () {
     const { services } = resultOf(ok(await manage(home!, 'r1', 'start')));
     expect(services).to.have.length(1);
     expect(services[0]).to.include({ name: 'web', port: webPort });
@@ -124,7 +124,13 @@ describe('scripts/target/manage.sh: services', function () {
     expect(readFileSync(path.join(home!, 'state', 'run', 'web.pid'), 'utf8').trim()).to.equal(
       String(firstPid),
     );
+    // current moves only once the release is healthy and promoted
+    expect(existsSync(path.join(home!, 'current'))).to.equal(false);
+    ok(await manage(home!, 'r1', 'health'));
+    const promoted = resultOf(ok(await manage(home!, 'r1', 'promote')));
+    expect(promoted).to.deep.equal({ release: 'r1', drained: [] });
     expect(await readlink(path.join(home!, 'current'))).to.equal('releases/r1');
+    expect(existsSync(path.join(home!, 'releases', 'r1', '.promoted'))).to.equal(true);
   });
 
   it('health passes', async function () {

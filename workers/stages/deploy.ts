@@ -1,33 +1,65 @@
-/** Stage deploy: resources, scenario build, services, health checks. */
+/**
+ * Stage deploy: resources, scenario build, the release's services beside the serving ones,
+ * health checks, the edge switch, then promote (the old instance drains). A failure of the new
+ * release puts the previous one back (./rollback.ts).
+ */
 import { edgePlan } from '../../shared/edge.js';
 import { StepError } from '../../shared/errors.js';
 import type { Manifest } from '../../shared/manifest.js';
 import type { DeploymentRow } from '../../shared/repositories/deployments.js';
+import { findRelease, markRemoved, recordRelease } from '../../shared/repositories/releases.js';
 import type { Transport } from '../../shared/transports/types.js';
 import type { StageContext } from '../context.js';
 import type { StageRecorder } from '../recorder.js';
 import { manage, targetPaths } from '../remote.js';
 import { runEdge } from './edge.js';
+import { markServed, rollBack, servingRelease } from './rollback.js';
 import { releaseIsSetUp } from './setup.js';
 
-/** Starts the release on the target and returns when every service is healthy. */
+/** What a deploy run puts in place: the deployment's bundle, or the release a rollback names. */
+interface DeployTarget {
+  sha256: string;
+  manifest: Manifest;
+  /** A rollback by hand: the release becomes the deployment's own bundle and manifest. */
+  adopt: boolean;
+}
+
+async function deployTarget(ctx: StageContext, d: DeploymentRow): Promise<DeployTarget | null> {
+  const wanted = d.run_kind === 'rollback' ? d.run_options?.release : undefined;
+  if (wanted === undefined) {
+    return d.bundle
+      ? { sha256: d.bundle.sha256, manifest: d.manifest as unknown as Manifest, adopt: false }
+      : null;
+  }
+  const release = await findRelease(ctx.db, d.id, wanted);
+  return release && !release.removed_at
+    ? { sha256: wanted, manifest: release.manifest as unknown as Manifest, adopt: true }
+    : null;
+}
+
+/** Starts the release on the target and returns when it serves, healthy. */
 export async function runDeploy(
   ctx: StageContext,
-  deployment: DeploymentRow,
+  d: DeploymentRow,
   t: Transport,
   rec: StageRecorder,
-  signal?: AbortSignal,
+  lease: { token: string; signal?: AbortSignal },
 ): Promise<Record<string, unknown>> {
-  const bundle = deployment.bundle;
-  if (!bundle || !(await releaseIsSetUp(t, bundle.sha256))) {
+  const target = await deployTarget(ctx, d);
+  if (!target || !(await releaseIsSetUp(t, target.sha256))) {
     throw new StepError(
       'release_check',
       'release_missing',
-      'the target does not hold the set-up release for this bundle; Retry sets it up again',
+      d.run_kind === 'rollback'
+        ? `the target no longer holds release ${d.run_options?.release ?? '?'}; choose another one from GET …/releases`
+        : 'the target does not hold the set-up release for this bundle; Retry sets it up again',
     );
   }
-  const manifest = deployment.manifest as unknown as Manifest;
-  const release = targetPaths(bundle.sha256).release;
+  const { sha256, manifest } = target;
+  if (!target.adopt && d.bundle) {
+    await recordRelease(ctx.db, d.id, lease.token, { bundle: d.bundle, manifest: d.manifest });
+  }
+  const release = targetPaths(sha256).release;
   const run = (step: string, code: string, command: string, args: string[] = [], extra = {}) =>
     rec.step(step, TITLES[step], (h) =>
       manage(t, release, command, args, {
@@ -35,33 +67,63 @@ export async function runDeploy(
         code,
         handle: h,
         home: t.workdir,
-        signal,
+        signal: lease.signal,
         ...extra,
       }),
     );
+  const previous = await servingRelease(t);
   const resources = await run('start_resources', 'resource_start_failed', 'start-resources', [], {
     exitCodes: { 3: 'port_in_use' },
   });
   const build = await run('build', 'build_failed', 'build');
-  const started = await run('start_services', 'service_start_failed', 'start', [], {
-    exitCodes: { 3: 'port_in_use' },
-  });
-  const health = await run('health_check', 'health_check_failed', 'health', [
-    String(manifest.health.timeout_s),
-  ]);
-  const edge = await runEdge(ctx, manifest, edgePlan(manifest, ''), t, release, rec);
+  let started: Record<string, unknown>;
+  let health: Record<string, unknown>;
+  let edge: Record<string, unknown> | null;
+  try {
+    started = await run('start_services', 'service_start_failed', 'start', [], {
+      exitCodes: { 3: 'port_in_use' },
+    });
+    health = await run('health_check', 'health_check_failed', 'health', [
+      String(manifest.health.timeout_s),
+    ]);
+    edge = await runEdge(ctx, manifest, edgePlan(manifest, ''), t, release, rec);
+  } catch (err) {
+    if (err instanceof StepError && !lease.signal?.aborted) {
+      const outcome = await rollBack({
+        ctx,
+        d,
+        t,
+        rec,
+        token: lease.token,
+        failed: sha256,
+        previous,
+      });
+      Object.assign(rec.facts, outcome);
+    }
+    throw err;
+  }
+  const promoted = await run('promote', 'promote_failed', 'promote');
+  await markServed(ctx, d, lease.token, sha256, target.adopt);
   // the deployment is healthy now; a failed clean-up is reported in its step, not fatal
   const pruned = await run('prune', 'prune_failed', 'prune', [String(KEEP_RELEASES)]).catch(
     (err: Error) => ({ error: err.message }),
   );
+  const removed = (pruned as Record<string, unknown>).removed;
+  if (Array.isArray(removed)) {
+    await markRemoved(ctx.db, d.id, lease.token, removed as string[]);
+  }
   const services = (health.services as { process: boolean; port: boolean }[] | undefined) ?? [];
   return {
-    bundle_sha256: bundle.sha256,
+    bundle_sha256: sha256,
+    release: sha256,
+    previous_release: previous,
+    rolled_back: false,
     resources: resources.resources ?? [],
     build_skipped: build.skipped ?? false,
     services: started.services ?? [],
     health: health.services ?? [],
     edge,
+    drained: promoted.drained ?? [],
     pruned,
     checks: {
       services_running: services.length > 0 && services.every((x) => x.process),
@@ -71,7 +133,7 @@ export async function runDeploy(
   };
 }
 
-/** Releases kept on a target besides the current one (for a quick rollback by hand). */
+/** Releases kept on a target besides the current one (rollback targets). */
 const KEEP_RELEASES = 3;
 
 const TITLES: Record<string, string> = {
@@ -79,5 +141,6 @@ const TITLES: Record<string, string> = {
   build: 'Build the scenario',
   start_services: 'Start services',
   health_check: 'Health checks (processes, ports, HTTP)',
+  promote: 'Switch to the new release (the old one drains)',
   prune: 'Remove old releases',
 };

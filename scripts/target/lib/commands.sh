@@ -47,47 +47,12 @@ cmd_build() {
   result "$(json_obj skipped false)"
 }
 
-cmd_start() {
-  ensure_state_dirs
-  local name
-  local -a entries=()
-  # Refuse before stopping anything (a busy port, a bad app env), so it costs no downtime.
-  load_app_env
-  load_resource_env
-  for name in "${SERVICES[@]}"; do
-    load_service "$name"
-    check_service_port "$name" "$SERVICE_PORT"
-  done
-  for name in $(recorded_services); do stop_service "$name" || true; done
-  for name in "${SERVICES[@]}"; do
-    load_service "$name"
-    if port_in_use "$SERVICE_PORT"; then
-      die 3 "service $name: port $SERVICE_PORT is held by another process ($(describe_holders "$SERVICE_PORT")); free it or choose another port in manifest.ports"
-    fi
-    launch_service "$name" "$SERVICE_PORT"
-    say "service $name: started (pid $LAUNCHED_PID, port $SERVICE_PORT, log $LOGS/$name.log)"
-    entries+=("$(printf '{"name":"%s","pid":%s,"port":%s}' "$name" "$LAUNCHED_PID" "$SERVICE_PORT")")
-  done
-  # Catch commands that die at once (not found, syntax error) here rather than in `health`.
-  sleep 0.2
-  for name in "${SERVICES[@]}"; do
-    # Its supervisor outlives a crash: a crash since launch (record_crashed) fails too, and
-    # stops the supervisor rather than leave it restarting a broken command.
-    if ! service_pid "$name" >/dev/null || record_crashed "$name" >/dev/null; then
-      stop_service "$name" >/dev/null || true
-      print_log_tail "$name"
-      die 1 "service $name: exited right after starting (log above, in $LOGS/$name.log); fix SERVICE_START or the app"
-    fi
-  done
-  point_current
-  result "{\"services\":[$(join_json "${entries[@]}")]}"
-}
-
 cmd_health() {
   local timeout=${1:-$STAGECOACH_HEALTH_TIMEOUT} deadline name ok fatal failing reason
   [[ $timeout =~ ^[0-9]+$ ]] || die 2 "health: timeout '$timeout' is not a number of seconds"
   deadline=$((SECONDS + timeout))
   local -a entries failed
+  load_slots
   rotate_service_logs "${SERVICES[@]}"
   while :; do
     entries=() failed=() ok=true fatal=false reason=''
@@ -117,16 +82,21 @@ cmd_health() {
 }
 
 cmd_status() {
-  local name kind pid running port sup
+  local name kind pid running port sup rec
   local -a services=() resources=()
   rotate_service_logs "${SERVICES[@]}"
+  load_slots
   for name in "${SERVICES[@]}"; do
     load_service "$name"
+    # the serving instance (lib/slots.sh), on the port it was launched with
+    rec=$(serving_record "$name")
+    port=$(service_info "$rec" 2)
+    SERVICE_PORT=${port:-$(slot_port "$rec")}
     pid='' running=false
-    read -r pid 2>/dev/null <"$RUN/$name.pid" || true
-    if service_pid "$name" >/dev/null; then running=true; fi
+    read -r pid 2>/dev/null <"$RUN/$rec.pid" || true
+    if service_pid "$rec" >/dev/null; then running=true; fi
     # Its supervisor (lib/supervision.sh) waiting to restart it, or given up: not running.
-    supervision_json_to sup "$name"
+    supervision_json_to sup "$rec"
     if [[ $SUP_STATE == backoff || $SUP_STATE == down ]]; then running=false; fi
     say "service $name: running=$running pid=${pid:--} port=$SERVICE_PORT state=${SUP_STATE:--} restarts=$SUP_RESTARTS"
     services+=("$(printf '{"name":"%s","pid":%s,"running":%s,"port":%s,%s}' \
@@ -159,6 +129,7 @@ cmd_stop() {
   for name in $(recorded_services); do
     if stop_service "$name"; then stopped+=("$name"); fi
   done
+  for name in "${SERVICES[@]}"; do rm -f -- "$RUN/$name.pending"; done
   if $with_resources; then
     # Every resource with state, not only this release's: `stop --resources` means all.
     for kind in "${KNOWN_RESOURCES[@]}"; do

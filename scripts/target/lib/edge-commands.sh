@@ -36,6 +36,10 @@ cmd_edge_apply() {
   # this domain's site under the name an older version gave it is this deployment's (one live
   # owner per domain): it moves to the keyed name
   if edge_remove "$EDGE_LEGACY_SITE"; then changed=true; fi
+  # route to the instance start launched (lib/slots.sh), on its own port
+  load_slots
+  # shellcheck disable=SC2034 # read by render_site (edge.sh)
+  EDGE_UPSTREAM=$(live_port "$EDGE_SERVICE")
   if edge_install "$EDGE_SITE_FILE" "$(render_site)"; then changed=true; fi
   if edge_install "$EDGE_CADDYFILE" "$caddyfile"; then changed=true; fi
   if $changed; then

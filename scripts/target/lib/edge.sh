@@ -26,9 +26,14 @@ check_port_value() {
 # Sets EDGE_* from config/edge.env, EDGE_UPSTREAM and EDGE_HEALTH from the routed service.
 # shellcheck disable=SC2034 # EDGE_HEALTH is read by cmd_edge_apply (edge-commands.sh)
 load_edge() {
-  EDGE_DOMAIN='' EDGE_TLS=off EDGE_EMAIL='' EDGE_HTTP_PORT=80 EDGE_HTTPS_PORT='' EDGE_SERVICE=''
-  # shellcheck source=/dev/null
-  source "$CONFIG_DIR/edge.env"
+  # read as data, like every config file (read_env_file, common.sh)
+  read_env_file "$CONFIG_DIR/edge.env"
+  EDGE_DOMAIN=${ENV_FILE[EDGE_DOMAIN]:-} EDGE_TLS=${ENV_FILE[EDGE_TLS]:-off}
+  EDGE_EMAIL=${ENV_FILE[EDGE_EMAIL]:-} EDGE_HTTP_PORT=${ENV_FILE[EDGE_HTTP_PORT]:-80}
+  EDGE_HTTPS_PORT=${ENV_FILE[EDGE_HTTPS_PORT]:-} EDGE_SERVICE=${ENV_FILE[EDGE_SERVICE]:-}
+  # zero downtime: the second port of the edge's service and how long an old instance drains
+  # (both empty in bundles of versions before them: the service is stopped, then started)
+  EDGE_SPARE_PORT=${ENV_FILE[EDGE_SPARE_PORT]:-} EDGE_DRAIN_S=${ENV_FILE[EDGE_DRAIN_S]:-10}
   EDGE_DOMAIN=${EDGE_DOMAIN,,}
   # Only what would break the file name or the Caddyfile's syntax; Caddy judges the rest.
   case $EDGE_DOMAIN in
@@ -43,6 +48,9 @@ load_edge() {
   esac
   check_port_value EDGE_HTTP_PORT "$EDGE_HTTP_PORT"
   if [[ -n $EDGE_HTTPS_PORT ]]; then check_port_value EDGE_HTTPS_PORT "$EDGE_HTTPS_PORT"; fi
+  if [[ -n $EDGE_SPARE_PORT ]]; then check_port_value EDGE_SPARE_PORT "$EDGE_SPARE_PORT"; fi
+  [[ $EDGE_DRAIN_S =~ ^[0-9]{1,4}$ ]] ||
+    die 2 "edge: EDGE_DRAIN_S '$EDGE_DRAIN_S' in config/edge.env is not a number of seconds; fix edge.drain_s in the manifest"
   if [[ -n $EDGE_EMAIL && ! $EDGE_EMAIL =~ ^[^[:space:]{}\"\'\\#]+@[^[:space:]{}\"\'\\#]+$ ]]; then
     die 2 "edge: EDGE_EMAIL '$EDGE_EMAIL' in config/edge.env is not an email address; fix edge.email in the manifest"
   fi

@@ -19,23 +19,28 @@ http_status() {
 }
 
 # Checks service $1 once; sets H_PROCESS H_PORT H_HTTP H_STATUS, and H_REASON when it fails
-# (H_FATAL=true when waiting cannot help).
+# (H_FATAL=true when waiting cannot help). The instance checked is the service's live record
+# (lib/slots.sh: the one start launched, else the serving one), on the port it was launched with.
 # shellcheck disable=SC2034 # H_* are read by cmd_health (commands.sh)
 check_service() {
   load_service "$1"
   H_PROCESS=false H_PORT=false H_HTTP=false H_STATUS=0 H_REASON='' H_FATAL=false
+  local rec port
+  rec=$(live_record "$1")
+  port=$(service_info "$rec" 2)
+  SERVICE_PORT=${port:-$(slot_port "$rec")}
   # A crash since start fails at once: waiting out the timeout cannot help a crash loop.
   local crashed
-  if crashed=$(record_crashed "$1"); then
+  if crashed=$(record_crashed "$rec"); then
     H_REASON="it crashed: $crashed" H_FATAL=true
     return
   fi
-  if ! service_pid "$1" >/dev/null; then
+  if ! service_pid "$rec" >/dev/null; then
     H_REASON="its process is not running" H_FATAL=true
     return
   fi
   local release
-  release=$(service_info "$1" 3)
+  release=$(service_info "$rec" 3)
   if [[ -n $release && $release != "$RELEASE_DIR" ]]; then
     H_REASON="the running process belongs to release ${release##*/}; run ./manage.sh start in this release"
     H_FATAL=true

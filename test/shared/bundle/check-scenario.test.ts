@@ -46,6 +46,19 @@ describe('checkScenarioAgainstManifest', () => {
     expect(issues.map((i) => i.path)).to.deep.equal(['env.DATABASE_URL', 'env.REDIS_URL']);
   });
 
+  it('catches an edge.spare_port the manifest uses already', () => {
+    const edge = { domain: 'example.com', http_port: 8080 };
+    expect(check({}, { edge: { ...edge, spare_port: 18081 } })).to.deep.equal([]);
+    for (const spare_port of [18080, 8080]) {
+      expect(check({}, { edge: { ...edge, spare_port } })).to.deep.equal([
+        {
+          path: 'edge.spare_port',
+          message: `port ${spare_port} is used by the manifest's ports or the edge; choose a free one`,
+        },
+      ]);
+    }
+  });
+
   it('catches an edge.service that names no service of the scenario', () => {
     expect(check({}, { edge: { domain: 'example.com', service: 'web' } })).to.deep.equal([]);
     expect(check({}, { edge: { domain: 'example.com' } })).to.deep.equal([]);

@@ -136,10 +136,13 @@ describe('renderConfig', () => {
     expect(text(renderConfig(withEdge, scenario), 'config/edge.env')).to.equal(
       [
         'EDGE_DOMAIN=app.example.com',
+        'EDGE_DRAIN_S=10',
         'EDGE_EMAIL=ops@example.com',
         'EDGE_HTTPS_PORT=443',
         'EDGE_HTTP_PORT=80',
         'EDGE_SERVICE=web',
+        // the first port above web's (18080) the manifest leaves free: api has 18081
+        'EDGE_SPARE_PORT=18082',
         'EDGE_TLS=acme',
         '',
       ].join('\n'),
@@ -158,14 +161,27 @@ describe('renderConfig', () => {
     expect(text(rendered, 'config/edge.env')).to.equal(
       [
         'EDGE_DOMAIN=api.example.com',
+        'EDGE_DRAIN_S=10',
         "EDGE_EMAIL=''",
         "EDGE_HTTPS_PORT=''",
         'EDGE_HTTP_PORT=8080',
         'EDGE_SERVICE=api',
+        'EDGE_SPARE_PORT=18082',
         'EDGE_TLS=off',
         '',
       ].join('\n'),
     );
+  });
+
+  it('takes edge.spare_port and edge.drain_s as given', () => {
+    const withEdge = manifestSchema.parse(
+      buildManifest({
+        ports: manifest.ports,
+        edge: { domain: 'app.example.com', spare_port: 19000, drain_s: 0 },
+      }),
+    );
+    const env = text(renderConfig(withEdge, scenario), 'config/edge.env');
+    expect(env).to.include('EDGE_SPARE_PORT=19000\n').and.include('EDGE_DRAIN_S=0\n');
   });
 
   it('throws scenario_invalid with issues when the scenario does not fit', () => {

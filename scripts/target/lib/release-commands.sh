@@ -1,0 +1,128 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2153 # SERVICES is set by load_config (common.sh)
+# Switching releases: cmd_start (launch this release's services), cmd_promote (make it the one
+# serving: switch, drain the old instance, point `current`), cmd_discard (take back what a start
+# launched). The worker runs start → health → [edge-apply → HTTPS check] → promote, and on a
+# failure discard, then start --resume → health → [edge-apply] → promote in the previous
+# release (slots in lib/slots.sh). Sourced by manage.sh; defines functions only.
+
+# start [--resume]: launches every service of this release. The edge's service (with a spare
+# port) starts beside its serving instance, in the other slot; every other service is stopped
+# and started again on its port. --resume keeps the services already running from this release
+# (a rollback to a release still half-running).
+cmd_start() {
+  local resume=false name rec port serving
+  case ${1:-} in
+    '') ;;
+    --resume) resume=true ;;
+    *) die 2 "start: unknown option '$1'; usage: ./manage.sh start [--resume]" ;;
+  esac
+  ensure_state_dirs
+  load_app_env
+  load_resource_env
+  load_slots
+  local -a plan=() keep=() entries=() launched=()
+  # Decide, and refuse a busy port, before stopping anything: a refusal costs no downtime.
+  for name in "${SERVICES[@]}"; do
+    load_service "$name"
+    serving=$(serving_record "$name")
+    if $resume && record_runs_here "$serving"; then
+      keep+=("$serving")
+      continue
+    fi
+    rec=$name
+    if [[ $name == "$ZD_SERVICE" ]] && service_pid "$serving" >/dev/null; then
+      keep+=("$serving")
+      rec=$(other_slot "$name" "$serving")
+    fi
+    port=$(slot_port "$rec")
+    check_service_port "$name" "$port"
+    plan+=("$name $rec $port")
+  done
+  # The rest goes: old instances of the services started again, what an interrupted start left,
+  # services this release no longer has.
+  for rec in $(recorded_services); do
+    if ! in_list "$rec" "${keep[@]}"; then stop_service "$rec" || true; fi
+  done
+  for name in "${SERVICES[@]}"; do rm -f -- "$RUN/$name.pending"; done
+  for entry in "${plan[@]}"; do
+    read -r name rec port <<<"$entry"
+    load_service "$name"
+    if port_in_use "$port"; then
+      die 3 "service $name: port $port is held by another process ($(describe_holders "$port")); free it or choose another port in manifest.ports"
+    fi
+    launch_service "$rec" "$port"
+    write_private "$RUN/$name.pending" "$rec"
+    launched+=("$rec")
+    say "service $name: started (pid $LAUNCHED_PID, port $port, log $LOGS/$name.log)"
+    entries+=("$(printf '{"name":"%s","record":"%s","pid":%s,"port":%s}' "$name" "$rec" "$LAUNCHED_PID" "$port")")
+  done
+  # Catch commands that die at once (not found, syntax error) here rather than in `health`.
+  if ((${#launched[@]})); then sleep 0.2; fi
+  for rec in "${launched[@]}"; do
+    if ! service_pid "$rec" >/dev/null || record_crashed "$rec" >/dev/null; then
+      name=${rec%.b}
+      print_log_tail "$name"
+      # its supervisor would go on restarting a command that cannot start
+      stop_service "$rec" || true
+      die 1 "service $name: exited right after starting (log above, in $LOGS/$name.log); fix SERVICE_START or the app"
+    fi
+  done
+  result "{\"services\":[$(join_json "${entries[@]}")]}"
+}
+
+# promote: this release serves. The edge's service switches to the instance start launched
+# (edge-apply has routed to it already) and its old instance drains; `current` points here.
+cmd_promote() {
+  ensure_state_dirs
+  load_slots
+  local name rec old port
+  local -a drained=()
+  for name in "${SERVICES[@]}"; do
+    rec=''
+    read -r rec 2>/dev/null <"$RUN/$name.pending" || true
+    rm -f -- "$RUN/$name.pending"
+    [[ $name == "$ZD_SERVICE" && -n $rec ]] || continue
+    old=$(serving_record "$name")
+    write_private "$RUN/$name.serving" "$rec"
+    if [[ $old != "$rec" ]] && service_pid "$old" >/dev/null; then
+      port=$(service_info "$old" 2)
+      say "service $name: draining $old (port $port, up to ${ZD_DRAIN_S}s)"
+      drain_record "$old" "${port:-0}"
+      drained+=("\"$old\"")
+    fi
+  done
+  touch -- "$RELEASE_DIR/.promoted"
+  point_current
+  result "{\"release\":\"${RELEASE_DIR##*/}\",\"drained\":[$(join_json "${drained[@]}")]}"
+}
+
+# discard [--all]: stops the instances start launched and promote did not switch to; --all
+# also every service running from this release (before a rollback to another release).
+cmd_discard() {
+  local all=false name rec
+  local -a stopped=()
+  case ${1:-} in
+    '') ;;
+    --all) all=true ;;
+    *) die 2 "discard: unknown option '$1'; usage: ./manage.sh discard [--all]" ;;
+  esac
+  ensure_state_dirs
+  load_slots
+  for name in "${SERVICES[@]}"; do
+    rec=''
+    read -r rec 2>/dev/null <"$RUN/$name.pending" || true
+    rm -f -- "$RUN/$name.pending"
+    if [[ -n $rec && $rec != "$(serving_record "$name")" ]] && stop_service "$rec"; then
+      stopped+=("\"$rec\"")
+    fi
+  done
+  if $all; then
+    for rec in $(recorded_services); do
+      if [[ $(service_info "$rec" 3) == "$RELEASE_DIR" ]] && stop_service "$rec"; then
+        stopped+=("\"$rec\"")
+      fi
+    done
+  fi
+  result "{\"stopped\":[$(join_json "${stopped[@]}")]}"
+}
