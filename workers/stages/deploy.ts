@@ -13,8 +13,8 @@ import type { StageContext } from '../context.js';
 import type { StageRecorder } from '../recorder.js';
 import { manage, targetPaths } from '../remote.js';
 import { runEdge } from './edge.js';
-import { markServed, rollBack, servingRelease } from './rollback.js';
-import { releaseIsSetUp } from './setup.js';
+import { releaseFacts } from './release-facts.js';
+import { markServed, rollBack } from './rollback.js';
 
 /** What a deploy run puts in place: the deployment's bundle, or the release a rollback names. */
 interface DeployTarget {
@@ -46,7 +46,8 @@ export async function runDeploy(
   lease: { token: string; signal?: AbortSignal },
 ): Promise<Record<string, unknown>> {
   const target = await deployTarget(ctx, d);
-  if (!target || !(await releaseIsSetUp(t, target.sha256))) {
+  const facts = target ? await releaseFacts(t, target.sha256) : null;
+  if (!target || !facts?.setUp) {
     throw new StepError(
       'release_check',
       'release_missing',
@@ -60,6 +61,10 @@ export async function runDeploy(
     await recordRelease(ctx.db, d.id, lease.token, { bundle: d.bundle, manifest: d.manifest });
   }
   const release = targetPaths(sha256).release;
+  const skip = (step: string, reason: string, value: Record<string, unknown>) => {
+    rec.skipped(step, TITLES[step], reason);
+    return value;
+  };
   const run = (step: string, code: string, command: string, args: string[] = [], extra = {}) =>
     rec.step(step, TITLES[step], (h) =>
       manage(t, release, command, args, {
@@ -71,11 +76,16 @@ export async function runDeploy(
         ...extra,
       }),
     );
-  const previous = await servingRelease(t);
-  const resources = await run('start_resources', 'resource_start_failed', 'start-resources', [], {
-    exitCodes: { 3: 'port_in_use' },
-  });
-  const build = await run('build', 'build_failed', 'build');
+  const previous = facts.serving;
+  // steps with nothing to do are skipped here rather than asked of the target
+  const resources = facts.hasResources
+    ? await run('start_resources', 'resource_start_failed', 'start-resources', [], {
+        exitCodes: { 3: 'port_in_use' },
+      })
+    : skip('start_resources', 'the release declares no resources', { resources: [] });
+  const build = facts.built
+    ? skip('build', `release ${sha256} is already built on the target`, { skipped: true })
+    : await run('build', 'build_failed', 'build');
   let started: Record<string, unknown>;
   let health: Record<string, unknown>;
   let edge: Record<string, unknown> | null;
@@ -104,10 +114,14 @@ export async function runDeploy(
   }
   const promoted = await run('promote', 'promote_failed', 'promote');
   await markServed(ctx, d, lease.token, sha256, target.adopt);
-  // the deployment is healthy now; a failed clean-up is reported in its step, not fatal
-  const pruned = await run('prune', 'prune_failed', 'prune', [String(KEEP_RELEASES)]).catch(
-    (err: Error) => ({ error: err.message }),
-  );
+  // the deployment is healthy now; a failed clean-up is reported in its step, not fatal. Only
+  // when the target may hold more than it keeps (the serving, this and KEEP_RELEASES others).
+  const pruned =
+    facts.releases > KEEP_RELEASES + 1
+      ? await run('prune', 'prune_failed', 'prune', [String(KEEP_RELEASES)]).catch(
+          (err: Error) => ({ error: err.message }),
+        )
+      : skip('prune', `the target holds ${facts.releases} releases`, { removed: [] });
   const removed = (pruned as Record<string, unknown>).removed;
   if (Array.isArray(removed)) {
     await markRemoved(ctx.db, d.id, lease.token, removed as string[]);

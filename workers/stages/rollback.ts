@@ -13,22 +13,6 @@ import type { StageRecorder } from '../recorder.js';
 import { manage, targetPaths } from '../remote.js';
 import { edgeEnv } from './edge.js';
 
-const SHA256 = /^[0-9a-f]{64}$/;
-
-/**
- * The release serving on the target: where `current` points, if promote marked it (it passed
- * its health checks). Null on a first deploy, or when the last release never served.
- */
-export async function servingRelease(t: Transport): Promise<string | null> {
-  const r = await t.exec([
-    'sh',
-    '-c',
-    'l=$(readlink -- current) && test -f "$l/.promoted" && basename -- "$l"',
-  ]);
-  const sha = r.stdout.trim();
-  return r.code === 0 && SHA256.test(sha) ? sha : null;
-}
-
 /** Records that `sha256` serves now (when the database knows the release). */
 export async function markServed(
   ctx: StageContext,
@@ -50,7 +34,7 @@ export interface RollbackInput {
   token: string;
   /** The release that failed. */
   failed: string;
-  /** The release serving before it (servingRelease), if any. */
+  /** The release serving before it (releaseFacts), if any. */
   previous: string | null;
 }
 
