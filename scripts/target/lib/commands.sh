@@ -51,15 +51,14 @@ cmd_health() {
   local timeout=${1:-$STAGECOACH_HEALTH_TIMEOUT} deadline name ok fatal failing reason
   [[ $timeout =~ ^[0-9]+$ ]] || die 2 "health: timeout '$timeout' is not a number of seconds"
   deadline=$((SECONDS + timeout))
-  local -a entries failed
+  local -a entries=() failed checks
   load_slots
   rotate_service_logs "${SERVICES[@]}"
   while :; do
-    entries=() failed=() ok=true fatal=false reason=''
+    checks=() failed=() ok=true fatal=false reason=''
     for name in "${SERVICES[@]}"; do
       check_service "$name"
-      entries+=("$(printf '{"name":"%s","process":%s,"port":%s,"http":%s,"http_status":%s}' \
-        "$name" "$H_PROCESS" "$H_PORT" "$H_HTTP" "$H_STATUS")")
+      checks+=("$H_PROCESS" "$H_PORT" "$H_HTTP" "$H_STATUS")
       if [[ -n $H_REASON ]]; then
         ok=false
         failed+=("$name")
@@ -71,19 +70,27 @@ cmd_health() {
     # a service usually answers within a fraction of a second of starting: poll, don't wait
     sleep 0.2
   done
+  # Encoded once, from the last round (4 values a service): polling forks no encoders.
+  local i=0
+  for name in "${SERVICES[@]}"; do
+    entries+=("$(json_obj name "$(json_str "$name")" process "$(json_bool "${checks[i]}")" \
+      port "$(json_bool "${checks[i + 1]}")" http "$(json_bool "${checks[i + 2]}")" \
+      http_status "$(json_num "${checks[i + 3]}")")")
+    ((i += 4))
+  done
   if $ok; then
     say "health: all services healthy"
-    result "{\"services\":[$(join_json "${entries[@]}")]}"
+    result "$(json_obj services "[$(join_json "${entries[@]}")]")"
     return
   fi
   for name in "${failed[@]}"; do print_log_tail "$name"; done
-  result "{\"services\":[$(join_json "${entries[@]}")]}"
+  result "$(json_obj services "[$(join_json "${entries[@]}")]")"
   die 1 "service $failing: unhealthy after ${timeout}s: $reason; see $LOGS/$failing.log"
 }
 
 cmd_status() {
-  local name kind pid running port sup rec
-  local -a services=() resources=()
+  local name kind pid running port sup rec entry
+  local -a services=() resources=() edge=()
   rotate_service_logs "${SERVICES[@]}"
   load_slots
   for name in "${SERVICES[@]}"; do
@@ -99,20 +106,24 @@ cmd_status() {
     supervision_json_to sup "$rec"
     if [[ $SUP_STATE == backoff || $SUP_STATE == down ]]; then running=false; fi
     say "service $name: running=$running pid=${pid:--} port=$SERVICE_PORT state=${SUP_STATE:--} restarts=$SUP_RESTARTS"
-    services+=("$(printf '{"name":"%s","pid":%s,"running":%s,"port":%s,%s}' \
-      "$name" "$(num_or_null "$pid")" "$running" "$SERVICE_PORT" "$sup")")
+    entry=$(json_obj name "$(json_str "$name")" pid "$(json_num "$pid")" \
+      running "$(json_bool "$running")" port "$(json_num "$SERVICE_PORT")")
+    # the supervision members (no braces) go last, inside the object
+    services+=("${entry%\}},$sup}")
   done
   for kind in "${RESOURCES[@]}"; do
     port='' running=false
     read -r port 2>/dev/null <"$RES/$kind/port" || true
     if resource_pid "$kind" >/dev/null; then running=true; fi
     say "resource $kind: running=$running port=${port:--}"
-    resources+=("$(printf '{"kind":"%s","port":%s,"running":%s}' \
-      "$kind" "$(num_or_null "$port")" "$running")")
+    resources+=("$(json_obj kind "$(json_str "$kind")" port "$(json_num "$port")" \
+      running "$(json_bool "$running")")")
   done
   EDGE_JSON=''
   if has_edge; then edge_status; fi
-  result "{\"services\":[$(join_json "${services[@]}")],\"resources\":[$(join_json "${resources[@]}")]${EDGE_JSON:+,$EDGE_JSON}}"
+  if [[ -n $EDGE_JSON ]]; then edge=(edge "$EDGE_JSON"); fi
+  result "$(json_obj services "[$(join_json "${services[@]}")]" \
+    resources "[$(join_json "${resources[@]}")]" "${edge[@]}")"
 }
 
 cmd_stop() {

@@ -73,7 +73,8 @@ cmd_edge_apply() {
     root_ca "$(json_str "$EDGE_ROOT_CA")" health_path "$(json_str "$EDGE_HEALTH")")"
 }
 
-# Sets EDGE_JSON to the "edge" member of status's result, `"edge":{…}` (no lock: it only looks).
+# Sets EDGE_JSON to the value of the "edge" member of status's result, an object (no lock: it
+# only looks).
 # shellcheck disable=SC2034 # EDGE_JSON is read by cmd_status (commands.sh)
 edge_status() {
   load_edge
@@ -82,8 +83,8 @@ edge_status() {
   if caddy_running; then running=true; fi
   if [[ -f $EDGE_SITE_FILE || -f $EDGE_LEGACY_SITE ]]; then site=true; fi
   say "edge: mode=$EDGE_MODE caddy running=$running site=$site ($EDGE_SITE_FILE)"
-  EDGE_JSON="$(json_str edge):$(json_obj mode "$(json_str "$EDGE_MODE")" \
-    running "$(json_bool "$running")" site "$(json_bool "$site")")"
+  EDGE_JSON=$(json_obj mode "$(json_str "$EDGE_MODE")" \
+    running "$(json_bool "$running")" site "$(json_bool "$site")")
 }
 
 # Removes this deployment's site and reloads Caddy; the managed Caddy stops with its last site.

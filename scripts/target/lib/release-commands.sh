@@ -55,7 +55,8 @@ cmd_start() {
     write_private "$RUN/$name.pending" "$rec"
     launched+=("$rec")
     say "service $name: started (pid $LAUNCHED_PID, port $port, log $LOGS/$name.log)"
-    entries+=("$(printf '{"name":"%s","record":"%s","pid":%s,"port":%s}' "$name" "$rec" "$LAUNCHED_PID" "$port")")
+    entries+=("$(json_obj name "$(json_str "$name")" record "$(json_str "$rec")" \
+      pid "$(json_num "$LAUNCHED_PID")" port "$(json_num "$port")")")
   done
   # Catch commands that die at once (not found, syntax error) here rather than in `health`.
   if ((${#launched[@]})); then sleep 0.2; fi
@@ -68,7 +69,7 @@ cmd_start() {
       die 1 "service $name: exited right after starting (log above, in $LOGS/$name.log); fix SERVICE_START or the app"
     fi
   done
-  result "{\"services\":[$(join_json "${entries[@]}")]}"
+  result "$(json_obj services "[$(join_json "${entries[@]}")]")"
 }
 
 # promote: this release serves. The edge's service switches to the instance start launched
@@ -89,12 +90,13 @@ cmd_promote() {
       port=$(service_info "$old" 2)
       say "service $name: draining $old (port $port, up to ${ZD_DRAIN_S}s)"
       drain_record "$old" "${port:-0}"
-      drained+=("\"$old\"")
+      drained+=("$old")
     fi
   done
   touch -- "$RELEASE_DIR/.promoted"
   point_current
-  result "{\"release\":\"${RELEASE_DIR##*/}\",\"drained\":[$(join_json "${drained[@]}")]}"
+  result "$(json_obj release "$(json_str "${RELEASE_DIR##*/}")" \
+    drained "$(json_strs "${drained[@]}")")"
 }
 
 # discard [--all]: stops the instances start launched and promote did not switch to; --all
@@ -114,15 +116,15 @@ cmd_discard() {
     read -r rec 2>/dev/null <"$RUN/$name.pending" || true
     rm -f -- "$RUN/$name.pending"
     if [[ -n $rec && $rec != "$(serving_record "$name")" ]] && stop_service "$rec"; then
-      stopped+=("\"$rec\"")
+      stopped+=("$rec")
     fi
   done
   if $all; then
     for rec in $(recorded_services); do
       if [[ $(service_info "$rec" 3) == "$RELEASE_DIR" ]] && stop_service "$rec"; then
-        stopped+=("\"$rec\"")
+        stopped+=("$rec")
       fi
     done
   fi
-  result "{\"stopped\":[$(join_json "${stopped[@]}")]}"
+  result "$(json_obj stopped "$(json_strs "${stopped[@]}")")"
 }

@@ -124,9 +124,12 @@ str_or_null() { if [[ -n $1 ]]; then json_str "$1"; else printf 'null'; fi; }
 # state is running | backoff | down, or null when the record has no supervision state.
 supervision_json_to() {
   load_supervision "$2"
-  printf -v "$1" '"state":%s,"restarts":%s,"last_exit":%s,"last_exit_at":%s,"since":%s' \
-    "$(str_or_null "$SUP_STATE")" "${SUP_RESTARTS:-0}" "$(num_or_null "$SUP_LAST_EXIT")" \
-    "$(str_or_null "$SUP_LAST_EXIT_AT")" "$(str_or_null "$SUP_SINCE")"
+  local __sj
+  __sj=$(json_obj state "$(str_or_null "$SUP_STATE")" restarts "$(json_num "${SUP_RESTARTS:-0}")" \
+    last_exit "$(json_num "$SUP_LAST_EXIT")" last_exit_at "$(str_or_null "$SUP_LAST_EXIT_AT")" \
+    since "$(str_or_null "$SUP_SINCE")")
+  __sj=${__sj#\{}
+  printf -v "$1" '%s' "${__sj%\}}"
 }
 
 # Prints record $1's supervision as JSON members (supervision_json_to).

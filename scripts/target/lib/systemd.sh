@@ -213,7 +213,7 @@ systemd_is_active() { systemctl is-active --quiet -- "$1"; }
 # Prints unit $1's state as a JSON object: {"unit","active_state","main_pid","n_restarts",
 # "exec_main_status","active_since"} (active_since: ISO 8601 UTC, null when never active).
 systemd_status_json() {
-  local unit=$1 key value state='' pid='' restarts='' status='' since=''
+  local unit=$1 key value state='' pid='' restarts='' status='' since='' since_json=null
   while IFS='=' read -r key value; do
     case $key in
       ActiveState) state=$value ;;
@@ -225,16 +225,16 @@ systemd_status_json() {
   done < <(systemctl show -p ActiveState -p MainPID -p NRestarts -p ExecMainStatus \
     -p ActiveEnterTimestamp -- "$unit")
   [[ $state =~ ^[a-z-]+$ ]] || state=unknown
-  [[ $pid =~ ^[1-9][0-9]*$ ]] || pid=null
-  [[ $restarts =~ ^[0-9]+$ ]] || restarts=null
-  [[ $status =~ ^[0-9]+$ ]] || status=null
+  # json_num: empty is null
+  [[ $pid =~ ^[1-9][0-9]*$ ]] || pid=''
+  [[ $restarts =~ ^(0|[1-9][0-9]*)$ ]] || restarts=''
+  [[ $status =~ ^(0|[1-9][0-9]*)$ ]] || status=''
   if [[ -n $since ]] && since=$(date -u -d "$since" +%FT%TZ 2>/dev/null); then
-    since="\"$since\""
-  else
-    since=null
+    since_json=$(json_str "$since")
   fi
-  printf '{"unit":"%s","active_state":"%s","main_pid":%s,"n_restarts":%s,"exec_main_status":%s,"active_since":%s}' \
-    "${unit//\\/\\\\}" "$state" "$pid" "$restarts" "$status" "$since"
+  json_obj unit "$(json_str "$unit")" active_state "$(json_str "$state")" \
+    main_pid "$(json_num "$pid")" n_restarts "$(json_num "$restarts")" \
+    exec_main_status "$(json_num "$status")" active_since "$since_json"
 }
 
 # Prints the enabled units of this workdir (`stagecoach-*@<instance>.service`), one a line: what
