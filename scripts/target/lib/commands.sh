@@ -68,7 +68,7 @@ cmd_health() {
     done
     if $ok || $fatal || ((SECONDS >= deadline)); then break; fi
     # a service usually answers within a fraction of a second of starting: poll, don't wait
-    sleep 0.2
+    sleep 0.1
   done
   # Encoded once, from the last round (4 values a service): polling forks no encoders.
   local i=0

@@ -47,12 +47,13 @@ check_service() {
     return
   fi
   H_PROCESS=true
-  if ! tcp_open "$SERVICE_PORT"; then
+  # an HTTP answer proves the port open too: the separate TCP probe only when none came
+  H_STATUS=$(http_status "$SERVICE_PORT" "$SERVICE_HEALTH")
+  if ((H_STATUS == 0)) && ! tcp_open "$SERVICE_PORT"; then
     H_REASON="port $SERVICE_PORT does not accept TCP connections"
     return
   fi
   H_PORT=true
-  H_STATUS=$(http_status "$SERVICE_PORT" "$SERVICE_HEALTH")
   if ((H_STATUS >= 200 && H_STATUS < 300)); then
     H_HTTP=true
   elif ((H_STATUS == 0)); then
