@@ -8,7 +8,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { assembleRelease, onPath, requireTools, run } from '../helpers/target-release.js';
+import { systemdUnits } from '../../shared/bundle/systemd-units.js';
+import { manifestSchema } from '../../shared/manifest.js';
+import { scenarioSchema } from '../../shared/scenario.js';
+import { buildManifest, buildScenario } from '../factories.js';
+import {
+  assembleRelease,
+  cleanUp,
+  manage,
+  ok,
+  onPath,
+  requireTools,
+  resultOf,
+  run,
+} from '../helpers/target-release.js';
 
 describe('scripts/target/manage.sh exec-service', function () {
   let home: string | undefined;
@@ -95,5 +108,80 @@ describe('scripts/target/manage.sh exec-service', function () {
       expect((await execService(bad)).code, bad).to.equal(2);
     }
     expect(existsSync(path.join(home!, 'state', 'run', 'api.pid'))).to.equal(false);
+  });
+});
+
+describe('systemd mode guard (scripts/target/lib/systemd-services.sh)', function () {
+  let home: string | undefined;
+  let release: string;
+  const port = 18996;
+  const template = 'stagecoach-hello-web-web@.service';
+
+  before(async function () {
+    // On a host that runs systemd the guard may rightly hold: nothing to assert here.
+    if (existsSync('/run/systemd/system')) {
+      this.skip();
+    }
+    requireTools(this, [
+      [onPath('bash'), 'bash', 'bash'],
+      [onPath('setsid'), 'setsid', 'util-linux'],
+    ]);
+    home = await realpath(await mkdtemp(path.join(os.tmpdir(), 'stagecoach-systemd-guard-')));
+    release = await assembleRelease(home, 'r1', {
+      scenario: 'hello-web',
+      services: [{ name: 'web', port, start: 'exec sleep 60' }],
+    });
+    // The bundle's real units (a local target: no User=, so root alone could use them).
+    const units = systemdUnits(
+      manifestSchema.parse(buildManifest({ ports: { web: port } })),
+      scenarioSchema.parse(buildScenario()),
+    );
+    for (const [name, text] of units) {
+      await mkdir(path.dirname(path.join(release, 'config', 'systemd', name)), {
+        recursive: true,
+      });
+      await writeFile(path.join(release, 'config', 'systemd', name), text);
+    }
+  });
+
+  after(async () => {
+    await cleanUp(home, new Set());
+  });
+
+  it('is false without /run/systemd/system, though the bundle has units', async () => {
+    expect(existsSync(path.join(release, 'config', 'systemd', template))).to.equal(true);
+    const r = await run(
+      'bash',
+      [
+        '-c',
+        `set -euo pipefail
+         RELEASE_DIR=$PWD CONFIG_DIR=$PWD/config HOME_DIR=$1
+         source lib/common.sh; source lib/systemd.sh; source lib/systemd-services.sh
+         if systemd_usable; then echo usable=true; else echo usable=false; fi
+         systemd_mode_init
+         echo "mode=$SYSTEMD_MODE"`,
+        '_',
+        home!,
+      ],
+      { cwd: release },
+    );
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal('usable=false\nmode=false\n');
+  });
+
+  it('leaves start, status and stop on the supervised path: no unit installed or recorded', async () => {
+    const runDir = path.join(home!, 'state', 'run');
+    const started = resultOf(ok(await manage(home!, 'r1', 'start')));
+    expect(started.services[0]).to.include({ name: 'web', record: 'web', port });
+    expect(existsSync(path.join(runDir, 'web.sup'))).to.equal(true);
+    for (const f of ['web.unit', 'web.release']) {
+      expect(existsSync(path.join(runDir, f)), f).to.equal(false);
+    }
+    expect(existsSync(path.join('/etc/systemd/system', template))).to.equal(false);
+    const status = resultOf(ok(await manage(home!, 'r1', 'status')));
+    expect(status.services[0]).to.include({ name: 'web', running: true, state: 'running' });
+    const stopped = resultOf(ok(await manage(home!, 'r1', 'stop')));
+    expect(stopped.stopped).to.deep.equal(['web']);
+    expect(existsSync(path.join(runDir, 'web.pid'))).to.equal(false);
   });
 });

@@ -137,6 +137,7 @@ load_config() {
   read_env_file "$CONFIG_DIR/stagecoach.env"
   STAGECOACH_SERVICES=${ENV_FILE[STAGECOACH_SERVICES]:-}
   STAGECOACH_RESOURCES=${ENV_FILE[STAGECOACH_RESOURCES]:-}
+  STAGECOACH_SCENARIO=${ENV_FILE[STAGECOACH_SCENARIO]:-} # names the systemd units (systemd-services.sh)
   # shellcheck disable=SC2034 # cmd_health reads the timeout
   STAGECOACH_HEALTH_TIMEOUT=${ENV_FILE[STAGECOACH_HEALTH_TIMEOUT]:-60}
   [[ -d $STAGECOACH_HOME ]] || mkdir -p -- "$STAGECOACH_HOME"

@@ -86,6 +86,8 @@ cmd_promote() {
     [[ $name == "$ZD_SERVICE" && -n $rec ]] || continue
     old=$(serving_record "$name")
     write_private "$RUN/$name.serving" "$rec"
+    # systemd mode: the boot starts the serving unit, not the one it replaces
+    systemd_serve_record "$rec" "$old"
     if [[ $old != "$rec" ]] && service_pid "$old" >/dev/null; then
       port=$(service_info "$old" 2)
       say "service $name: draining $old (port $port, up to ${ZD_DRAIN_S}s)"

@@ -25,9 +25,12 @@ service_info() {
 
 # Stops service $1 (TERM to its process group, KILL after the grace period). True when it ran.
 stop_service() {
-  local name=$1 pid i
+  local name=$1 pid i ran=false
+  # systemd mode: its unit first (stopped and disabled), so that nothing restarts it
+  if [[ ${SYSTEMD_MODE:-} == true ]] && systemd_stop_record "$name"; then ran=true; fi
   if ! pid=$(service_pid "$name"); then
-    rm -f -- "$RUN/$name.pid" "$RUN/$name.info" "$RUN/$name.sup"
+    rm -f -- "$RUN/$name.pid" "$RUN/$name.info" "$RUN/$name.sup" "$RUN/$name.unit" "$RUN/$name.release"
+    if $ran; then return 0; fi
     return 1
   fi
   say "service $name: stopping process group $pid"
@@ -45,11 +48,12 @@ stop_service() {
     done
     group_alive "$pid" && die 1 "service $name: process group $pid survived KILL; check it with: ps -g $pid"
   fi
-  rm -f -- "$RUN/$name.pid" "$RUN/$name.info" "$RUN/$name.sup"
+  rm -f -- "$RUN/$name.pid" "$RUN/$name.info" "$RUN/$name.sup" "$RUN/$name.unit" "$RUN/$name.release"
   return 0
 }
 
-# Names of the services that have a pid file (from any release).
+# Names of the services that have a pid file (from any release), and in systemd mode the units
+# launched that have none yet (unit_records_without_pid).
 recorded_services() {
   local f
   for f in "$RUN"/*.pid; do
@@ -57,6 +61,7 @@ recorded_services() {
     f=${f##*/}
     printf '%s\n' "${f%.pid}"
   done
+  if [[ ${SYSTEMD_MODE:-} == true ]]; then unit_records_without_pid; fi
 }
 
 # Fails with exit 3 unless port $2 of service $1 is free or held by one of our services.
@@ -154,12 +159,17 @@ rotate_service_logs() {
 # detached under its supervisor: `setsid supervise.sh` leads a session and process group of its
 # own and runs the service as its child in that group, as exec_command does (app env as data,
 # PORT=$2), restarting it when it exits (docs/target-layout.md, "Supervision"). Records the
-# supervisor's pid, which the group is named after; sets LAUNCHED_PID to it.
+# supervisor's pid, which the group is named after; sets LAUNCHED_PID to it. In systemd mode the
+# record's unit runs it instead (systemd_launch_record; exec-service writes the log's header).
 launch_service() {
   local rec=$1 port=$2 name=$SERVICE_NAME log=$LOGS/$SERVICE_NAME.log pid
   load_restart_settings
   (umask 077 && touch -- "$log")
   rotate_service_log "$name" || true
+  if [[ ${SYSTEMD_MODE:-} == true ]]; then
+    systemd_launch_record "$rec" "$port"
+    return
+  fi
   printf '\n==== %s starting %s (release %s, port %s): %s\n' "$(date -u +%FT%TZ)" "$rec" \
     "${RELEASE_DIR##*/}" "$port" "$SERVICE_START" >>"$log"
   # An earlier run's state must not speak for this one (record_crashed reads it).

@@ -83,6 +83,7 @@ restarts_text() { if (($1 == 1)); then printf '1 restart'; else printf '%s resta
 # supervision state (not started, stopped, or started by an older stagecoach).
 record_crashed() {
   local record=$1
+  if unit_record "$record"; then unit_crashed; return; fi
   read_sup "$record" || return 1
   local last='it never exited'
   if [[ -n $SUP_LAST_EXIT ]]; then last="last exit $(describe_exit "$SUP_LAST_EXIT")"; fi
@@ -108,6 +109,7 @@ record_crashed() {
 # Sets SUP_STATE and the rest from record $1 as status reports it: a record whose supervisor
 # is gone (killed, or the target rebooted) is `down`; one with no .sup has an empty state.
 load_supervision() {
+  if unit_record "$1"; then load_unit_supervision; return 0; fi
   if ! read_sup "$1"; then
     SUP_STATE='' SUP_RESTARTS=0 SUP_LAST_EXIT='' SUP_LAST_EXIT_AT='' SUP_SINCE=''
     return 0

@@ -126,8 +126,15 @@ systemd_usable() {
   if [[ -n $user ]]; then [[ $user == "$(id -un)" ]]; else ((EUID == 0)); fi
 }
 
-# The instance of this workdir's units: `systemd-escape --path <workdir>`.
-systemd_instance() { systemd-escape --path -- "$HOME_DIR"; }
+# The instance of this workdir's units: `systemd-escape --path <workdir>` (systemd_mode_init's
+# SYSTEMD_INSTANCE once it ran: no fork).
+systemd_instance() {
+  if [[ -n ${SYSTEMD_INSTANCE:-} ]]; then
+    printf '%s\n' "$SYSTEMD_INSTANCE"
+  else
+    systemd-escape --path -- "$HOME_DIR"
+  fi
+}
 
 # The unit of template $1 (`name@.service`) for this workdir; systemd allows 255 characters.
 systemd_unit() {
