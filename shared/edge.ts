@@ -56,3 +56,19 @@ export function sparePort(manifest: Manifest, servicePort: number): number | nul
   }
   return null;
 }
+
+/**
+ * The Caddy site block of a deployment routing to `127.0.0.1:<upstreamPort>`, without a trailing
+ * newline (the target installs it as `sites/<domain>--<id>.caddy`, see docs/target-layout.md).
+ * Domain and email go in as bare tokens: the manifest schema admits only hostnames and addresses
+ * without space, braces, quotes or `#`.
+ */
+export function renderSite(plan: EdgePlan, upstreamPort: number): string {
+  const proxy = `\treverse_proxy 127.0.0.1:${upstreamPort}`;
+  if (plan.tls === 'off') {
+    return [`http://${plan.domain}:${plan.httpPort} {`, proxy, '}'].join('\n');
+  }
+  const tls =
+    plan.tls === 'internal' ? ['\ttls internal'] : plan.email ? [`\ttls ${plan.email}`] : [];
+  return [`https://${plan.domain}:${plan.httpsPort ?? 443} {`, ...tls, proxy, '}'].join('\n');
+}

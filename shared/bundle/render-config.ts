@@ -1,5 +1,5 @@
 /** Renders the bundle's `config/…` files from a manifest and its scenario (no I/O). */
-import { DEFAULT_DRAIN_S, edgePlan, sparePort } from '../edge.js';
+import { DEFAULT_DRAIN_S, edgePlan, renderSite, sparePort, type EdgePlan } from '../edge.js';
 import type { Manifest } from '../manifest.js';
 import type { Scenario, Service } from '../scenario.js';
 import { shellEnvFile } from '../shell.js';
@@ -45,9 +45,13 @@ export function renderConfig(manifest: Manifest, scenario: Scenario): Map<string
   for (const kind of scenario.resources) {
     put(`resources/${kind}.conf`, shellEnvFile({ RESOURCE_PORT: portText(manifest.ports[kind]) }));
   }
-  const edge = edgeEnv(manifest, scenario);
+  const edge = edgeConfig(manifest, scenario);
   if (edge) {
-    put('edge.env', shellEnvFile(edge));
+    put('edge.env', shellEnvFile(edge.env));
+    // one site per port the edge's service may run on: edge-apply picks the live one
+    for (const port of edge.upstreams) {
+      put(`edge/${port}.caddy`, `${renderSite(edge.plan, port)}\n`);
+    }
   }
   for (const [name, text] of systemdUnits(manifest, scenario)) {
     put(`${SYSTEMD_DIR}/${name}`, text);
@@ -111,24 +115,35 @@ function serviceEnv(service: Service, manifest: Manifest): Record<string, string
   };
 }
 
-/** config/edge.env's variables, or null when the manifest has no edge. */
-function edgeEnv(manifest: Manifest, scenario: Scenario): Record<string, string> | null {
+/** The edge's plan, config/edge.env's variables and the ports its service may run on. */
+interface EdgeConfig {
+  plan: EdgePlan;
+  env: Record<string, string>;
+  /** The edge service's manifest port, then its spare port (when one is free). */
+  upstreams: number[];
+}
+
+/** The edge's config files' contents, or null when the manifest has no edge. */
+function edgeConfig(manifest: Manifest, scenario: Scenario): EdgeConfig | null {
   const plan = edgePlan(manifest, scenario.services[0]?.name ?? '');
   if (!plan) {
     return null;
   }
   const service = scenario.services.find((s) => s.name === plan.service);
   const port = service ? manifest.ports[service.port] : undefined;
-  return {
+  const spare = port === undefined ? null : sparePort(manifest, port);
+  const env = {
     EDGE_DOMAIN: plan.domain,
     EDGE_TLS: plan.tls,
     EDGE_EMAIL: plan.email ?? '',
     EDGE_HTTP_PORT: String(plan.httpPort),
     EDGE_HTTPS_PORT: portText(plan.httpsPort ?? undefined),
     EDGE_SERVICE: plan.service,
-    EDGE_SPARE_PORT: portText((port !== undefined && sparePort(manifest, port)) || undefined),
+    EDGE_SPARE_PORT: portText(spare ?? undefined),
     EDGE_DRAIN_S: String(manifest.edge?.drain_s ?? DEFAULT_DRAIN_S),
   };
+  const upstreams = [port, spare].filter((p): p is number => typeof p === 'number');
+  return { plan, env, upstreams };
 }
 
 function portText(port: number | undefined): string {

@@ -9,6 +9,7 @@ import { chmod, cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SCRIPT_NAMES } from '../../shared/bundle/entries.js';
+import { renderSite, type EdgePlan } from '../../shared/edge.js';
 import { shellEnvFile } from '../../shared/shell.js';
 
 /** The repository's root directory. */
@@ -153,7 +154,7 @@ export interface ReleaseSpec {
   resources?: Record<string, number | ''>;
   env?: Record<string, string>;
   healthTimeout?: number;
-  /** config/edge.env's variables; no file when absent. */
+  /** config/edge.env's variables (and the sites of config/edge/ from them); no file when absent. */
   edge?: Record<string, string>;
 }
 
@@ -217,7 +218,7 @@ export async function assembleRelease(
     );
   }
   if (spec.edge) {
-    await writeFile(path.join(dir, 'config', 'edge.env'), shellEnvFile(spec.edge));
+    await writeEdge(dir, spec.edge, spec.services);
   }
   for (const [kind, port] of Object.entries(resources)) {
     await writeFile(
@@ -226,6 +227,37 @@ export async function assembleRelease(
     );
   }
   return dir;
+}
+
+/**
+ * Writes config/edge.env from `edge` and, like the bundle, config/edge/<port>.caddy for the edge
+ * service's port and EDGE_SPARE_PORT (none when EDGE_SERVICE names no service of `services`).
+ */
+export async function writeEdge(
+  dir: string,
+  edge: Record<string, string>,
+  services: ServiceSpec[],
+): Promise<void> {
+  await writeFile(path.join(dir, 'config', 'edge.env'), shellEnvFile(edge));
+  const tls = (edge.EDGE_TLS || 'off') as EdgePlan['tls'];
+  const plan: EdgePlan = {
+    domain: (edge.EDGE_DOMAIN ?? '').toLowerCase(),
+    tls,
+    email: edge.EDGE_EMAIL,
+    httpPort: Number(edge.EDGE_HTTP_PORT || 80),
+    httpsPort: tls === 'off' ? null : Number(edge.EDGE_HTTPS_PORT || 443),
+    service: edge.EDGE_SERVICE || (services[0]?.name ?? ''),
+  };
+  const port = services.find((s) => s.name === plan.service)?.port;
+  const ports =
+    port === undefined
+      ? []
+      : [port, ...(edge.EDGE_SPARE_PORT ? [Number(edge.EDGE_SPARE_PORT)] : [])];
+  await rm(path.join(dir, 'config', 'edge'), { recursive: true, force: true });
+  await mkdir(path.join(dir, 'config', 'edge'));
+  for (const p of ports) {
+    await writeFile(path.join(dir, 'config', 'edge', `${p}.caddy`), `${renderSite(plan, p)}\n`);
+  }
 }
 
 /** Stops everything a home may still run, then removes it. */

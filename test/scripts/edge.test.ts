@@ -4,11 +4,10 @@
  */
 import { expect } from 'chai';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { shellEnvFile } from '../../shared/shell.js';
 import {
   CADDY,
   edgeGet,
@@ -32,6 +31,7 @@ import {
   onPath,
   requireTools,
   resultOf,
+  writeEdge,
   type RunResult,
 } from '../helpers/target-release.js';
 
@@ -60,8 +60,11 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
     EDGE_HTTPS_PORT: tls === 'off' ? '' : String(httpsPort),
     EDGE_SERVICE: 'web',
   });
-  const edgeEnvFile = (name: string): string =>
-    path.join(homes[name], 'releases', 'r1', 'config', 'edge.env');
+  /** Rewrites config/edge.env and the sites of deployment `name`'s release r1. */
+  const setEdge = (name: string, vars: Record<string, string>): Promise<void> =>
+    writeEdge(path.join(homes[name], 'releases', 'r1'), vars, [
+      { name: 'web', port: webPorts[name], start: 'node server.js' },
+    ]);
   const run = (name: string, ...args: string[]): Promise<RunResult> =>
     manageWith({ STAGECOACH_EDGE_HOME: edgeDir }, homes[name], 'r1', ...args);
   const getHttps = (name: string, port = httpsPort): Promise<Answer> =>
@@ -177,9 +180,8 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
   });
 
   it('a domain Caddy rejects fails naming it, and the previous config still serves', async function () {
-    const good = await readFile(edgeEnvFile('a'), 'utf8');
     const siteBefore = readFileSync(siteFile(edgeDir, domain('a')), 'utf8');
-    await writeFile(edgeEnvFile('a'), shellEnvFile({ ...edgeVars('a'), EDGE_DOMAIN: 'a,b.test' }));
+    await setEdge('a', { ...edgeVars('a'), EDGE_DOMAIN: 'a,b.test' });
     try {
       const r = await run('a', 'edge-apply');
       expect(r.code, r.stdout).to.equal(1);
@@ -187,7 +189,7 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
       expect(lastLine(r.stderr)).to.contain('Site addresses cannot contain a comma');
       expect(siteFiles(edgeDir, 'a,b.test')).to.deep.equal([]);
     } finally {
-      await writeFile(edgeEnvFile('a'), good);
+      await setEdge('a', edgeVars('a'));
     }
     const siteAfter = readFileSync(siteFile(edgeDir, domain('a')), 'utf8');
     expect(siteAfter).to.equal(siteBefore);
@@ -200,19 +202,15 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
     const blocker = net.createServer();
     const taken = await freePort();
     await new Promise<void>((resolve) => blocker.listen(taken, resolve));
-    const good = await readFile(edgeEnvFile('a'), 'utf8');
     const caddyfileBefore = readFileSync(path.join(edgeDir, 'Caddyfile'), 'utf8');
-    await writeFile(
-      edgeEnvFile('a'),
-      shellEnvFile({ ...edgeVars('a'), EDGE_HTTPS_PORT: String(taken) }),
-    );
+    await setEdge('a', { ...edgeVars('a'), EDGE_HTTPS_PORT: String(taken) });
     try {
       const r = await run('a', 'edge-apply');
       expect(r.code, r.stdout).to.equal(1);
       expect(lastLine(r.stderr)).to.contain(`reloading Caddy for ${domain('a')} failed`);
       expect(lastLine(r.stderr)).to.contain('address already in use');
     } finally {
-      await writeFile(edgeEnvFile('a'), good);
+      await setEdge('a', edgeVars('a'));
       await new Promise((resolve) => blocker.close(resolve));
     }
     expect(readFileSync(path.join(edgeDir, 'Caddyfile'), 'utf8')).to.equal(caddyfileBefore);
@@ -223,7 +221,7 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
   it('a second deployment with the same domain can neither take the site nor stop it', async function () {
     // the API refuses this at create (409 domain_in_use); here two targets share one edge anyway
     await deployment('twin');
-    await writeFile(edgeEnvFile('twin'), shellEnvFile({ ...edgeVars('a') }));
+    await setEdge('twin', edgeVars('a'));
     const r = await run('twin', 'edge-apply');
     expect(r.code, r.stdout).to.equal(1);
     expect(siteFiles(edgeDir, domain('a'))).to.have.length(1);
@@ -267,6 +265,17 @@ describe('scripts/target/manage.sh: the edge (managed Caddy)', function () {
       caddy_stopped: true,
     });
     expect(caddyRunning()).to.equal(false);
+  });
+
+  it('edge-apply without the site file for the live port exits 2 and changes nothing', async function () {
+    await deployment('d');
+    await rm(path.join(homes.d, 'releases', 'r1', 'config', 'edge'), { recursive: true });
+    const r = await run('d', 'edge-apply');
+    expect(r.code, r.stdout).to.equal(2);
+    expect(lastLine(r.stderr)).to.contain(`config/edge/${webPorts.d}.caddy`);
+    expect(lastLine(r.stderr)).to.contain('rebuild the bundle');
+    expect(siteFiles(edgeDir, domain('d'))).to.deep.equal([]);
+    ok(await run('d', 'stop'));
   });
 
   it('edge-apply refuses a release without config/edge.env', async function () {

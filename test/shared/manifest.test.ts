@@ -239,6 +239,40 @@ describe('shared/manifest', () => {
       });
     }
 
+    // renderSite (shared/edge.ts) puts both into the Caddyfile as bare tokens
+    it('refuses a domain or email that could break out of the Caddy site block', () => {
+      for (const domain of [
+        'a.com {\n}\nevil.com',
+        'a.com}',
+        'a.com{',
+        'a.com #x',
+        '"a.com"',
+        'a.com\n',
+        'a.com\timport /etc/passwd',
+        '{$HOME}.com',
+      ]) {
+        expect(pathsOf({ edge: { domain } }), JSON.stringify(domain)).to.deep.equal([
+          'edge.domain',
+        ]);
+      }
+      for (const email of [
+        'ops@example.com\n}',
+        'ops}@example.com',
+        'a{b}@example.com',
+        'a b@example.com',
+        'a#b@example.com',
+        '"a"@example.com',
+        "o'brien@example.com",
+        'a\\b@example.com',
+        'ops@example.com {',
+      ]) {
+        expect(
+          pathsOf({ edge: { domain: 'example.com', tls: 'acme', email } }),
+          JSON.stringify(email),
+        ).to.deep.equal(['edge.email']);
+      }
+    });
+
     it('checks tls, email and ports', () => {
       const edge = {
         domain: 'example.com',

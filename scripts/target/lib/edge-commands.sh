@@ -25,7 +25,7 @@ cmd_edge_apply() {
   take_edge_lock edge-apply
   command -v caddy >/dev/null ||
     die 1 "edge-apply: caddy is not installed; run ./manage.sh setup, or install the Debian package caddy"
-  local changed=false started=false caddyfile admin=null user=null
+  local changed=false started=false caddyfile site admin=null user=null
   if [[ $EDGE_MODE == managed ]]; then
     edge_prepare_managed
     caddyfile=$(render_managed_caddyfile)
@@ -33,14 +33,16 @@ cmd_edge_apply() {
   else
     caddyfile=$(render_system_caddyfile)
   fi
-  # this domain's site under the name an older version gave it is this deployment's (one live
-  # owner per domain): it moves to the keyed name
-  if edge_remove "$EDGE_LEGACY_SITE"; then changed=true; fi
-  # route to the instance start launched (lib/slots.sh), on its own port
+  # route to the instance start launched (lib/slots.sh), on its own port; an assignment, so a
+  # missing site file stops edge-apply here, before anything changed
   load_slots
   # shellcheck disable=SC2034 # read by render_site (edge.sh)
   EDGE_UPSTREAM=$(live_port "$EDGE_SERVICE")
-  if edge_install "$EDGE_SITE_FILE" "$(render_site)"; then changed=true; fi
+  site=$(render_site)
+  # this domain's site under the name an older version gave it is this deployment's (one live
+  # owner per domain): it moves to the keyed name
+  if edge_remove "$EDGE_LEGACY_SITE"; then changed=true; fi
+  if edge_install "$EDGE_SITE_FILE" "$site"; then changed=true; fi
   if edge_install "$EDGE_CADDYFILE" "$caddyfile"; then changed=true; fi
   if $changed; then
     say "edge: $EDGE_MODE config changed for $EDGE_DOMAIN, validating"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2153 # SERVICES is set by load_config (common.sh)
-# The edge: config/edge.env, the mode (system Caddy or a managed one), the site block and
-# Caddyfile, and the edge parts of edge-apply, status and stop.
+# The edge: config/edge.env, the mode (system Caddy or a managed one), the site block (from
+# config/edge/<port>.caddy) and Caddyfile, and the edge parts of edge-apply, status and stop.
 # Sourced by manage.sh (see docs/target-layout.md); defines functions only.
 
 SYSTEM_CADDYFILE=/etc/caddy/Caddyfile
@@ -128,18 +128,16 @@ edge_run_paths() {
   EDGE_SOCK=$EDGE_RUN/admin/admin.sock
 }
 
-# This deployment's site block.
+# This deployment's site block routing to port EDGE_UPSTREAM: rendered when the bundle was built
+# (renderSite, shared/edge.ts), one config/edge/<port>.caddy per port the edge's service may use.
 render_site() {
-  local upstream="reverse_proxy 127.0.0.1:$EDGE_UPSTREAM"
-  case $EDGE_TLS in
-    internal) printf 'https://%s:%s {\n\ttls internal\n\t%s\n}' "$EDGE_DOMAIN" "$EDGE_HTTPS_PORT" "$upstream" ;;
-    acme)
-      printf 'https://%s:%s {\n' "$EDGE_DOMAIN" "$EDGE_HTTPS_PORT"
-      if [[ -n $EDGE_EMAIL ]]; then printf '\ttls %s\n' "$EDGE_EMAIL"; fi
-      printf '\t%s\n}' "$upstream"
-      ;;
-    off) printf 'http://%s:%s {\n\t%s\n}' "$EDGE_DOMAIN" "$EDGE_HTTP_PORT" "$upstream" ;;
-  esac
+  local file=$CONFIG_DIR/edge/$EDGE_UPSTREAM.caddy
+  if ! [[ $EDGE_UPSTREAM =~ ^[1-9][0-9]{0,4}$ ]] || ((EDGE_UPSTREAM > 65535)); then
+    die 2 "edge-apply: the port of $EDGE_SERVICE to route to, '$EDGE_UPSTREAM', is not a port"
+  fi
+  [[ -f $file ]] ||
+    die 2 "edge-apply: missing $file (the site routing to port $EDGE_UPSTREAM): $RELEASE_DIR is not a complete stagecoach bundle; rebuild the bundle"
+  printf '%s' "$(<"$file")"
 }
 
 # The managed Caddyfile: global options from this apply, then every deployment's site.

@@ -173,6 +173,45 @@ describe('renderConfig', () => {
     );
   });
 
+  it("renders the site for the edge service's port and its spare port (config/edge/)", () => {
+    const withEdge = manifestSchema.parse(
+      buildManifest({
+        ports: manifest.ports,
+        edge: { domain: 'App.Example.com', tls: 'internal', https_port: 8443 },
+      }),
+    );
+    const rendered = renderConfig(withEdge, scenario);
+    expect([...rendered.keys()].filter((k) => k.startsWith('config/edge/')).sort()).to.deep.equal([
+      'config/edge/18080.caddy',
+      'config/edge/18082.caddy',
+    ]);
+    for (const port of [18080, 18082]) {
+      const name = `config/edge/${port}.caddy`;
+      expect(rendered.get(name)!.mode).to.equal(0o644);
+      // renderSite's text plus the newline the target writes after it: the same bytes
+      expect(text(rendered, name)).to.equal(
+        `https://app.example.com:8443 {\n\ttls internal\n\treverse_proxy 127.0.0.1:${port}\n}\n`,
+      );
+    }
+  });
+
+  it("renders only the manifest port's site when no spare port is free", () => {
+    const withEdge = manifestSchema.parse(
+      buildManifest({
+        ports: { web: 65535, api: 18081, postgres: 15432 },
+        edge: { domain: 'app.example.com' },
+      }),
+    );
+    const rendered = renderConfig(withEdge, scenario);
+    expect(text(rendered, 'config/edge.env')).to.include("EDGE_SPARE_PORT=''\n");
+    expect([...rendered.keys()].filter((k) => k.startsWith('config/edge/'))).to.deep.equal([
+      'config/edge/65535.caddy',
+    ]);
+    expect(text(rendered, 'config/edge/65535.caddy')).to.equal(
+      'http://app.example.com:80 {\n\treverse_proxy 127.0.0.1:65535\n}\n',
+    );
+  });
+
   it('takes edge.spare_port and edge.drain_s as given', () => {
     const withEdge = manifestSchema.parse(
       buildManifest({
