@@ -8,6 +8,7 @@ import type { ApiDeps } from './deps.js';
 import { errorHandler, notFoundRoute } from './errors.js';
 import { hostCheck } from './host-check.js';
 import { requireJson } from './json-only.js';
+import { metricsRoute } from './metrics/route.js';
 import { rateLimiter } from './rate-limit.js';
 import { actionRoutes } from './routes/actions.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -41,6 +42,8 @@ export function createApp(deps: ApiDeps): Express {
     ]);
     res.status(database && queues ? 200 : 503).json({ ok: database && queues, database, queues });
   });
+  // Prometheus: its own token (METRICS_TOKEN) or loopback only, outside the user-token guard
+  app.get('/metrics', metricsRoute(deps));
 
   // one limiter instance for both mounts: a token's requests share one count
   const auth = [authenticate(deps), rateLimiter(deps.config.RATE_LIMIT_PER_MINUTE), authorize];

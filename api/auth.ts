@@ -35,7 +35,7 @@ export const principalOf = (res: Response): Principal | undefined =>
   res.locals.principal as Principal | undefined;
 
 /** The bearer value of an Authorization header; '' when the header is not a bearer token. */
-function bearerOf(header: string): string {
+export function bearerOf(header: string): string {
   const m = /^bearer +(\S+) *$/i.exec(header);
   return m ? m[1]! : '';
 }

@@ -25,6 +25,8 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   /** Bearer token required on /api/v1 and /admin when set (at least 16 characters). */
   API_TOKEN: z.string().min(16).optional(),
+  /** Bearer token GET /metrics requires when set (16+ characters); unset → loopback scrapes only. */
+  METRICS_TOKEN: z.string().min(16).optional(),
   /** Postgres URL; unset → an embedded PostgreSQL under STAGECOACH_DATA_DIR. */
   DATABASE_URL: optionalUrl,
   /** Redis URL for the queues; unset → BullMQ's PostgreSQL backend in the same database. */
@@ -128,6 +130,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   if (!LOOPBACK.has(result.data.HOST) && !result.data.API_TOKEN) {
     throw new Error(
       `invalid configuration:\n  HOST: binding ${result.data.HOST} exposes the API; set API_TOKEN as well`,
+    );
+  }
+  if (result.data.METRICS_TOKEN && result.data.METRICS_TOKEN === result.data.API_TOKEN) {
+    throw new Error(
+      'invalid configuration:\n  METRICS_TOKEN: must differ from API_TOKEN (scrapers get no API access)',
     );
   }
   return {
