@@ -12,6 +12,7 @@ import { metricsRoute } from './metrics/route.js';
 import { rateLimiter } from './rate-limit.js';
 import { actionRoutes } from './routes/actions.js';
 import { deploymentRoutes } from './routes/deployments.js';
+import { eventRoutes, tokenFromQuery } from './routes/events.js';
 import { inspectRoutes } from './routes/inspect.js';
 import { releaseRoutes } from './routes/releases.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -45,6 +46,8 @@ export function createApp(deps: ApiDeps): Express {
   // Prometheus: its own token (METRICS_TOKEN) or loopback only, outside the user-token guard
   app.get('/metrics', metricsRoute(deps));
 
+  // EventSource sends no headers: its `?access_token=` becomes the header, cut from the URL
+  app.use(tokenFromQuery);
   // one limiter instance for both mounts: a token's requests share one count
   const auth = [authenticate(deps), rateLimiter(deps.config.RATE_LIMIT_PER_MINUTE), authorize];
   app.use(BOARD_PATH, auth, boardRoutes(deps.queues, BOARD_PATH));
@@ -58,6 +61,7 @@ export function createApp(deps: ApiDeps): Express {
     inspectRoutes(deps),
     actionRoutes(deps),
     releaseRoutes(deps),
+    eventRoutes(deps),
   );
   app.use(notFoundRoute);
   app.use(errorHandler(deps.logger));

@@ -5,6 +5,7 @@ import type { Logger } from '../shared/logger.js';
 import type { OutboxRelay } from '../shared/outbox-relay.js';
 import type { QueueRegistry } from '../shared/queues.js';
 import type { SecretBox } from '../shared/secrets/box.js';
+import type { EventHub } from './events/hub.js';
 
 export interface ApiDeps {
   db: Knex;
@@ -15,4 +16,6 @@ export interface ApiDeps {
   relay: Pick<OutboxRelay, 'kick'>;
   /** Seals manifest secrets at create; null when no key is configured (secrets refused). */
   secrets: SecretBox | null;
+  /** The process's LISTEN fan-out for live events; made from `db` when absent (tests). */
+  events?: EventHub;
 }

@@ -5,18 +5,26 @@ import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/logger.js';
 import type { Runtime } from '../shared/runtime.js';
 import { createApp } from './app.js';
+import { EventHub } from './events/hub.js';
+
+/** Each server's live-event hub: its streams end before the server closes. */
+const hubs = new WeakMap<Server, EventHub>();
 
 /** Listens on HOST:PORT; resolves once it does. */
 export async function listenApi(rt: Runtime, config: Config, logger: Logger): Promise<Server> {
   const { db, queues, relay, secrets } = rt;
-  const server = createApp({ db, queues, relay, secrets, config, logger }).listen(
+  const events = new EventHub(rt.databaseUrl, logger);
+  const server = createApp({ db, queues, relay, secrets, config, logger, events }).listen(
     config.PORT,
     config.HOST,
   );
+  hubs.set(server, events);
   await once(server, 'listening');
   return server;
 }
 
-/** Closes the server (a shutdown step). */
-export const closeServer = (server: Server): Promise<void> =>
-  new Promise<void>((resolve) => server.close(() => resolve()));
+/** Closes the server (a shutdown step); open event streams end first, or it would wait on them. */
+export async function closeServer(server: Server): Promise<void> {
+  await hubs.get(server)?.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}

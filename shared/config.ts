@@ -93,6 +93,8 @@ export const configSchema = z.object({
     .pipe(z.array(z.string().regex(/^[a-z0-9.:[\]_-]+$/, 'a host name or IP address'))),
   /** API requests per minute per token (or per client address without one); 0 turns it off. */
   RATE_LIMIT_PER_MINUTE: envNumber(0, 1_000_000, 600),
+  /** Live events (SSE): seconds between keepalive comments (each also re-reads the database). */
+  SSE_KEEPALIVE_SECONDS: envNumber(1, 3600, 15),
   /** Key for secrets at rest (AES-256-GCM): 64 hex characters or 32 bytes in base64. */
   STAGECOACH_SECRET_KEY: z
     .string()

@@ -34,7 +34,11 @@ export async function insertEvent(
   await db('deployment_events').insert(event);
 }
 
-/** Appends several events in one statement, in order (ids ascend with the array). */
+/**
+ * Appends several events in one statement, in order (ids ascend with the array). Callers hold
+ * the deployment's row lock (writeRun's conditional update), so one deployment's events commit
+ * in id order: the live event stream (live-events.ts) relies on it.
+ */
 export async function insertEvents(
   db: Db,
   events: Omit<EventRow, 'id' | 'created_at'>[],
