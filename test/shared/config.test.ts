@@ -28,6 +28,7 @@ describe('shared/config', () => {
         EMBEDDED_PG_PORT: 54329,
         QUEUE_PREFIX: 'stagecoach',
         LOG_LEVEL: 'info',
+        LOG_FORMAT: 'auto',
         SSH_KEYS_DIR: '~/.ssh',
         BUNDLE_MAX_BYTES: 2 * 1024 ** 3,
         ALLOWED_HOSTS: [],
@@ -99,6 +100,7 @@ describe('shared/config', () => {
       ['a DATABASE_URL that is no URL', { DATABASE_URL: 'not a url' }, 'DATABASE_URL'],
       ['a QUEUE_PREFIX with a colon', { QUEUE_PREFIX: 'a:b' }, 'QUEUE_PREFIX'],
       ['an unknown LOG_LEVEL', { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
+      ['an unknown LOG_FORMAT', { LOG_FORMAT: 'yaml' }, 'LOG_FORMAT'],
     ];
     for (const [what, env, variable] of bad) {
       it(`rejects ${what} with a message naming ${variable}`, () => {
@@ -126,6 +128,14 @@ describe('shared/config', () => {
           .map((l) => l.trim().split(':')[0])
           .sort(),
       ).to.deep.equal(['LOG_LEVEL', 'PORT', 'WORKER_QUEUES.0']);
+    });
+
+    it('names the LOG_FORMAT values, and reads an empty one as auto', () => {
+      expect(errorOf({ LOG_FORMAT: 'text' })).to.equal(
+        'invalid configuration:\n  LOG_FORMAT: Invalid option: expected one of "auto"|"json"|"pretty"',
+      );
+      expect(parseConfig({ LOG_FORMAT: '' }).LOG_FORMAT).to.equal('auto');
+      expect(parseConfig({ LOG_FORMAT: 'json' }).LOG_FORMAT).to.equal('json');
     });
 
     // `PORT=` (an empty line in an env file) once became port 0, a random port
