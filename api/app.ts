@@ -9,6 +9,7 @@ import { errorHandler, notFoundRoute } from './errors.js';
 import { hostCheck } from './host-check.js';
 import { requireJson } from './json-only.js';
 import { metricsRoute } from './metrics/route.js';
+import { openApiRoute } from './openapi.js';
 import { rateLimiter } from './rate-limit.js';
 import { actionRoutes } from './routes/actions.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -48,6 +49,10 @@ export function createApp(deps: ApiDeps): Express {
 
   // EventSource sends no headers: its `?access_token=` becomes the header, cut from the URL
   app.use(tokenFromQuery);
+  // the API's shape, public like its README: client generators and doc viewers fetch it
+  // without a token, and it holds no data
+  app.get('/api/v1/openapi.json', openApiRoute);
+
   // one limiter instance for both mounts: a token's requests share one count
   const auth = [authenticate(deps), rateLimiter(deps.config.RATE_LIMIT_PER_MINUTE), authorize];
   app.use(BOARD_PATH, auth, boardRoutes(deps.queues, BOARD_PATH));

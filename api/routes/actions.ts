@@ -7,9 +7,9 @@ import { parseOr } from '../errors.js';
 import { cancel, startAction, type Started } from '../run-control.js';
 import { deploymentView } from '../view.js';
 
-const rebuildBody = z.strictObject({ force_rebuild: z.boolean().default(false) });
-const stopBody = z.strictObject({ stop_resources: z.boolean().default(false) });
-const emptyBody = z.strictObject({});
+export const rebuildBody = z.strictObject({ force_rebuild: z.boolean().default(false) });
+export const stopBody = z.strictObject({ stop_resources: z.boolean().default(false) });
+export const emptyBody = z.strictObject({});
 
 /** `202 {deployment, run_id}` for a started (or cancelled) run. */
 export const accepted = (s: Started) => ({

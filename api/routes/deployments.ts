@@ -22,18 +22,18 @@ import { actor } from '../actor.js';
 import { validateManifest } from '../validate-manifest.js';
 import { deploymentView } from '../view.js';
 
-const createBody = z.strictObject({
+export const createBody = z.strictObject({
   manifest: z.unknown().optional(),
   execute: z.boolean().default(false),
 });
-const listQuery = z.object({
+export const listQuery = z.object({
   status: z.enum(STATUSES).optional(),
   scenario: z.string().max(63).optional(),
   health: z.enum(['healthy', 'degraded', 'down']).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(512).optional(),
 });
-const logsQuery = z.object({
+export const logsQuery = z.object({
   run_id: z.uuid().optional(),
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(200),

@@ -9,7 +9,7 @@ import type { ApiDeps } from '../deps.js';
 import { parseOr } from '../errors.js';
 import { loadDeployment } from './deployments.js';
 
-const inspectQuery = z.object({ wait: z.coerce.number().min(0).max(120).default(0) });
+export const inspectQuery = z.object({ wait: z.coerce.number().min(0).max(120).default(0) });
 const POLL_MS = 100;
 /** Bound of each queue call: a Redis outage answers 503 instead of hanging the request. */
 const QUEUE_CALL_MS = 5000;

@@ -9,7 +9,7 @@ import { startAction } from '../run-control.js';
 import { accepted } from './actions.js';
 import { loadDeployment } from './deployments.js';
 
-const rollbackBody = z.strictObject({
+export const rollbackBody = z.strictObject({
   sha256: z
     .string()
     .regex(/^[0-9a-f]{64}$/, 'a sha256: 64 lowercase hex digits')

@@ -13,7 +13,7 @@ import { requireFullAccess } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { parseOr } from '../errors.js';
 
-const createBody = z.strictObject({
+export const createBody = z.strictObject({
   name: z.string().regex(TOKEN_NAME, 'letters, digits, ".", "_" or "-", at most 63'),
   read_only: z.boolean().default(false),
 });
