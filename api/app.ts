@@ -17,6 +17,7 @@ import { eventRoutes, tokenFromQuery } from './routes/events.js';
 import { inspectRoutes } from './routes/inspect.js';
 import { releaseRoutes } from './routes/releases.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 const BOARD_PATH = '/admin/queues';
 
@@ -67,6 +68,7 @@ export function createApp(deps: ApiDeps): Express {
     actionRoutes(deps),
     releaseRoutes(deps),
     eventRoutes(deps),
+    webhookRoutes(deps),
   );
   app.use(notFoundRoute);
   app.use(errorHandler(deps.logger));

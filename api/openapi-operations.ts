@@ -10,6 +10,7 @@ import { createBody, listQuery, logsQuery } from './routes/deployments.js';
 import { inspectQuery } from './routes/inspect.js';
 import { rollbackBody } from './routes/releases.js';
 import { createBody as createTokenBody } from './routes/tokens.js';
+import { createBody as createWebhookBody, deliveriesQuery } from './routes/webhooks.js';
 import * as r from './schemas/responses.js';
 
 /** Request schemas by component name (JSON Schema of their input: defaults optional). */
@@ -23,6 +24,7 @@ export const REQUEST_SCHEMAS: Record<string, z.ZodType> = {
   CancelRequest: emptyBody,
   RollbackRequest: rollbackBody,
   CreateTokenRequest: createTokenBody,
+  CreateWebhookRequest: createWebhookBody,
 };
 
 /** Response schemas by component name (JSON Schema of their output). */
@@ -40,6 +42,9 @@ export const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
   InspectResult: r.inspectResult,
   TokenCreated: r.tokenCreated,
   TokenList: r.tokenList,
+  WebhookCreated: r.webhookCreated,
+  WebhookList: r.webhookList,
+  DeliveryList: r.deliveryList,
   Health: r.healthResponse,
   Ready: r.readyResponse,
 };
@@ -49,7 +54,7 @@ export interface Operation {
   /** The OpenAPI path (`{id}` for Express's `:id`). */
   path: string;
   summary: string;
-  tag: 'deployments' | 'actions' | 'releases' | 'tokens' | 'meta';
+  tag: 'deployments' | 'actions' | 'releases' | 'tokens' | 'webhooks' | 'meta';
   query?: z.ZodObject;
   /** A REQUEST_SCHEMAS name; `required: false` where the route reads a missing body as `{}`. */
   body?: { schema: string; required: boolean };
@@ -257,5 +262,39 @@ export const OPERATIONS: Operation[] = [
     tag: 'tokens',
     ok: { 204: null },
     errors: [404],
+  },
+  {
+    method: 'post',
+    path: `${V1}/webhooks`,
+    summary: 'Create a webhook (its signing secret shown once)',
+    tag: 'webhooks',
+    body: { schema: 'CreateWebhookRequest', required: true },
+    ok: { 201: 'WebhookCreated' },
+    errors: [403, 404, 422],
+  },
+  {
+    method: 'get',
+    path: `${V1}/webhooks`,
+    summary: 'Webhooks (never a secret)',
+    tag: 'webhooks',
+    ok: { 200: 'WebhookList' },
+    errors: [403],
+  },
+  {
+    method: 'delete',
+    path: `${V1}/webhooks/{id}`,
+    summary: 'Delete a webhook and its pending deliveries',
+    tag: 'webhooks',
+    ok: { 204: null },
+    errors: [403, 404],
+  },
+  {
+    method: 'get',
+    path: `${V1}/webhooks/{id}/deliveries`,
+    summary: "A webhook's deliveries, newest first, with every attempt",
+    tag: 'webhooks',
+    query: deliveriesQuery,
+    ok: { 200: 'DeliveryList' },
+    errors: [403, 404, 422],
   },
 ];

@@ -135,7 +135,9 @@ export function buildOpenApiDocument(): Json {
     },
     servers: [{ url: '/', description: 'the stagecoach that serves this document' }],
     security: [{ bearer: [] }],
-    tags: ['deployments', 'actions', 'releases', 'tokens', 'meta'].map((name) => ({ name })),
+    tags: ['deployments', 'actions', 'releases', 'tokens', 'webhooks', 'meta'].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       securitySchemes: {

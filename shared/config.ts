@@ -111,6 +111,18 @@ export const configSchema = z.object({
   RUN_LOG_MAX_BYTES: envNumber(1024, 2 ** 40, 16 * 1024 ** 2),
   /** Health watch: inspect every idle `deployed` deployment this often (seconds); 0 turns it off. */
   HEALTH_WATCH_SECONDS: envNumber(0, 86_400, 60),
+  /** Webhooks: attempts of one delivery before it is marked failed. */
+  WEBHOOK_MAX_ATTEMPTS: envNumber(1, 50, 10),
+  /** Webhooks: wait after the first failed attempt (ms); doubles per attempt, at most an hour. */
+  WEBHOOK_BACKOFF_MS: envNumber(1, 3_600_000, 10_000),
+  /** Webhooks: time limit of one attempt (ms), connection to response headers. */
+  WEBHOOK_TIMEOUT_MS: envNumber(100, 120_000, 10_000),
+  /** Webhooks: how often each worker process looks for due deliveries (ms). */
+  WEBHOOK_POLL_MS: envNumber(10, 60_000, 1000),
+  /** Log retention: deployment_logs rows are kept for this many newest runs per deployment. */
+  LOG_KEEP_RUNS: envNumber(1, 100_000, 20),
+  /** Log retention: how often each worker process prunes older runs' rows (seconds); 0 = off. */
+  LOG_PRUNE_SECONDS: envNumber(0, 7 * 86_400, 3600),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Log lines: `pretty` (pino-pretty), `json`, or `auto` (pretty when stdout is a terminal). */

@@ -10,6 +10,8 @@ import {
   type DeploymentHealth,
   type DeploymentRow,
 } from '../shared/repositories/deployments.js';
+import { lockRow } from '../shared/repositories/run-write.js';
+import { enqueueWebhookEvent, healthEvent } from '../shared/repositories/webhook-deliveries.js';
 import type { StageContext } from './context.js';
 
 /** Scheduler id and job name of the tick (on the inspect queue, beside `inspect` jobs). */
@@ -86,14 +88,24 @@ export function unreachableHealth(err: unknown): DeploymentHealth {
   };
 }
 
-/** Stores `health` on the deployment and logs a change of state. */
+/**
+ * Stores `health` on the deployment; a change of state is logged and queued for webhooks in
+ * the same transaction (judged against the locked row, not the one read before inspecting).
+ */
 export async function recordHealth(
   ctx: StageContext,
   d: DeploymentRow,
   health: DeploymentHealth,
 ): Promise<void> {
-  await patchDeployment(ctx.db, d.id, null, { health });
-  const before = d.health?.state ?? null;
+  const before = await ctx.db.transaction(async (trx) => {
+    const live = await lockRow(trx, d.id);
+    await patchDeployment(trx, d.id, null, { health });
+    const was = (live ?? d).health?.state ?? null;
+    if (live && was !== health.state) {
+      await enqueueWebhookEvent(trx, healthEvent(d.id, was, health, live.run_id));
+    }
+    return was;
+  });
   if (before !== health.state) {
     const log = health.state === 'healthy' ? ctx.logger.info : ctx.logger.warn;
     log.call(

@@ -5,6 +5,7 @@ import type { QueueName } from '../shared/queues.js';
 import { ActiveStages } from './active-stages.js';
 import type { StageContext } from './context.js';
 import { HEALTH_WATCH_JOB, healthWatchTick, scheduleHealthWatch } from './health-watch.js';
+import { startHousekeeping } from './housekeeping.js';
 import { reconcile } from './reconcile.js';
 import { runInspectJob } from './run-action.js';
 import { runStage } from './run-stage.js';
@@ -33,7 +34,10 @@ export interface WorkerSet {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Starts one worker per queue, the periodic reconciler, and (with inspect) the health watch. */
+/**
+ * Starts one worker per queue, the periodic reconciler, webhook delivery and log retention
+ * (workers/housekeeping.ts), and (with inspect) the health watch.
+ */
 export function startWorkers(
   ctx: StageContext,
   queues: readonly QueueName[],
@@ -65,6 +69,7 @@ export function startWorkers(
   );
   timer.unref();
   tick();
+  const housekeeping = startHousekeeping(ctx);
   if (queues.includes('inspect')) {
     scheduleHealthWatch(ctx).catch((err: unknown) =>
       ctx.logger.warn({ err: (err as Error).message }, 'health watch not scheduled'),
@@ -75,6 +80,7 @@ export function startWorkers(
     active,
     async close(graceMs = ctx.config.SHUTDOWN_GRACE_SECONDS * 1000) {
       clearInterval(timer);
+      await housekeeping.stop();
       const closing = Promise.all(workers.map((w) => w.close()));
       const finished = await Promise.race([
         closing.then(() => true),

@@ -156,6 +156,48 @@ export const tokenList = z.object({
   tokens: z.array(z.object({ ...tokenInfo, created_at: time })),
 });
 
+const webhookInfo = {
+  id: z.uuid(),
+  url: z.string(),
+  deployment_id: z.uuid().nullable(),
+  created_at: time,
+};
+
+export const webhookCreated = z.object({
+  webhook: z.object({
+    ...webhookInfo,
+    secret: z.string().meta({ description: 'the signing secret, shown only this once' }),
+  }),
+});
+
+export const webhookList = z.object({ webhooks: z.array(z.object(webhookInfo)) });
+
+export const deliveryList = z.object({
+  deliveries: z.array(
+    z.object({
+      id: z.string(),
+      event: z.enum(['deployment.status', 'deployment.health']),
+      deployment_id: z.uuid(),
+      status: z.enum(['pending', 'delivered', 'failed']),
+      status_code: z.int().nullable(),
+      attempts: z.int(),
+      last_error: z.string().nullable(),
+      delivered_at: time.nullable(),
+      next_attempt_at: time.nullable(),
+      created_at: time,
+      attempt_log: z.array(
+        z.object({
+          attempt: z.int(),
+          at: time,
+          status_code: z.int().nullable(),
+          error: z.string().nullable(),
+          duration_ms: z.number(),
+        }),
+      ),
+    }),
+  ),
+});
+
 export const healthResponse = z.object({ ok: z.literal(true) });
 
 export const readyResponse = z.object({

@@ -10,6 +10,7 @@ import { canTransition, type Status } from '../status.js';
 import { encodePatch, isUuid, type DeploymentPatch, type DeploymentRow } from './deployments.js';
 import { insertEvents, type EventKind } from './events.js';
 import { insertOutbox } from './outbox.js';
+import { enqueueWebhookEvent, statusEvent } from './webhook-deliveries.js';
 
 /** A locked live row, with whether its lease is still live by the database's clock. */
 export type LockedRow = DeploymentRow & { lease_live: boolean };
@@ -108,6 +109,10 @@ export async function writeRun(
   }
   // one statement for every event of the change: fewer round trips on the hand-off path
   await insertEvents(trx, rows);
+  if (to !== current.status) {
+    // webhooks: queued in this transaction, so a committed change is always reported
+    await enqueueWebhookEvent(trx, statusEvent(current.status, row));
+  }
   if (change.enqueue) {
     const { stage, gen, delayMs } = change.enqueue;
     await insertOutbox(trx, stageJob(row, stage, gen, delayMs ?? 0));

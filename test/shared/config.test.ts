@@ -46,6 +46,12 @@ describe('shared/config', () => {
         JOB_LOCK_SECONDS: 30,
         RUN_LOG_MAX_BYTES: 16 * 1024 ** 2,
         HEALTH_WATCH_SECONDS: 60,
+        WEBHOOK_MAX_ATTEMPTS: 10,
+        WEBHOOK_BACKOFF_MS: 10_000,
+        WEBHOOK_TIMEOUT_MS: 10_000,
+        WEBHOOK_POLL_MS: 1000,
+        LOG_KEEP_RUNS: 20,
+        LOG_PRUNE_SECONDS: 3600,
         dataDir: path.resolve('.data'),
         scenariosDir: path.resolve('.'),
       });
