@@ -48,12 +48,12 @@ export function createApp(deps: ApiDeps): Express {
   // Prometheus: its own token (METRICS_TOKEN) or loopback only, outside the user-token guard
   app.get('/metrics', metricsRoute(deps));
 
-  // EventSource sends no headers: its `?access_token=` becomes the header, cut from the URL
-  app.use(tokenFromQuery);
   // the API's shape, public like its README: client generators and doc viewers fetch it
   // without a token, and it holds no data
   app.get('/api/v1/openapi.json', openApiRoute);
 
+  // EventSource sends no headers: its `?access_token=` becomes the header, cut from the URL
+  app.use(tokenFromQuery);
   // one limiter instance for both mounts: a token's requests share one count
   const auth = [authenticate(deps), rateLimiter(deps.config.RATE_LIMIT_PER_MINUTE), authorize];
   app.use(BOARD_PATH, auth, boardRoutes(deps.queues, BOARD_PATH));

@@ -46,6 +46,7 @@ describe('shared/config', () => {
         JOB_LOCK_SECONDS: 30,
         RUN_LOG_MAX_BYTES: 16 * 1024 ** 2,
         HEALTH_WATCH_SECONDS: 60,
+        SSE_KEEPALIVE_SECONDS: 15,
         WEBHOOK_MAX_ATTEMPTS: 10,
         WEBHOOK_BACKOFF_MS: 10_000,
         WEBHOOK_TIMEOUT_MS: 10_000,
