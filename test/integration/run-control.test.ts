@@ -86,12 +86,18 @@ describe('run control: cancel, timeouts, host limit', function () {
   async function cancelDuringBuild(id: string, needle: string) {
     expect((await api.call('POST', `/api/v1/deployments/${id}/execute`, {})).status).to.equal(202);
     let last: unknown;
-    await until(`the build step (last seen: ${JSON.stringify(last)})`, async () => {
-      last = await get(id);
-      return (last as { progress?: { step: string } }).progress?.step === 'build' && running(needle)
-        ? true
-        : undefined;
-    }).catch((err: Error) => {
+    await until(
+      `the build step (last seen: ${JSON.stringify(last)})`,
+      async () => {
+        last = await get(id);
+        return (last as { progress?: { step: string } }).progress?.step === 'build' &&
+          running(needle)
+          ? true
+          : undefined;
+        // over SSH the setup before the build takes a while on a busy host
+      },
+      60_000,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}: ${JSON.stringify(last)}`);
     });
     const asked = Date.now();
