@@ -87,8 +87,5 @@ join_json() {
   printf '%s' "$*"
 }
 
-# `null` for an empty value, the number otherwise (json_num).
-num_or_null() { json_num "$1"; }
-
 # Prints the result line of a command: `STAGECOACH_RESULT <json>`, its last line on stdout.
 result() { printf 'STAGECOACH_RESULT %s\n' "$1"; }

@@ -217,39 +217,3 @@ systemd_disable() { systemd_as_root systemctl disable --quiet -- "$1"; }
 # True when unit $1 is active (running, or starting).
 systemd_is_active() { systemctl is-active --quiet -- "$1"; }
 
-# Prints unit $1's state as a JSON object: {"unit","active_state","main_pid","n_restarts",
-# "exec_main_status","active_since"} (active_since: ISO 8601 UTC, null when never active).
-systemd_status_json() {
-  local unit=$1 key value state='' pid='' restarts='' status='' since='' since_json=null
-  while IFS='=' read -r key value; do
-    case $key in
-      ActiveState) state=$value ;;
-      MainPID) pid=$value ;;
-      NRestarts) restarts=$value ;;
-      ExecMainStatus) status=$value ;;
-      ActiveEnterTimestamp) since=$value ;;
-    esac
-  done < <(systemctl show -p ActiveState -p MainPID -p NRestarts -p ExecMainStatus \
-    -p ActiveEnterTimestamp -- "$unit")
-  [[ $state =~ ^[a-z-]+$ ]] || state=unknown
-  # json_num: empty is null
-  [[ $pid =~ ^[1-9][0-9]*$ ]] || pid=''
-  [[ $restarts =~ ^(0|[1-9][0-9]*)$ ]] || restarts=''
-  [[ $status =~ ^(0|[1-9][0-9]*)$ ]] || status=''
-  if [[ -n $since ]] && since=$(date -u -d "$since" +%FT%TZ 2>/dev/null); then
-    since_json=$(json_str "$since")
-  fi
-  json_obj unit "$(json_str "$unit")" active_state "$(json_str "$state")" \
-    main_pid "$(json_num "$pid")" n_restarts "$(json_num "$restarts")" \
-    exec_main_status "$(json_num "$status")" active_since "$since_json"
-}
-
-# Prints the enabled units of this workdir (`stagecoach-*@<instance>.service`), one a line: what
-# boot would start. Those of an earlier scenario or slot are for the caller to disable.
-systemd_enabled_units() {
-  local f instance
-  instance=$(systemd_instance)
-  for f in "$SYSTEMD_UNIT_DIR"/*.wants/stagecoach-*@"$instance".service; do
-    [[ -L $f ]] && printf '%s\n' "${f##*/}"
-  done | sort -u
-}
