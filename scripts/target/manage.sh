@@ -69,6 +69,8 @@ source "$RELEASE_DIR/lib/commands.sh"
 source "$RELEASE_DIR/lib/systemd.sh"
 # shellcheck source=lib/systemd-services.sh
 source "$RELEASE_DIR/lib/systemd-services.sh"
+# shellcheck source=lib/systemd-resources.sh
+source "$RELEASE_DIR/lib/systemd-resources.sh"
 # shellcheck source=lib/release-commands.sh
 source "$RELEASE_DIR/lib/release-commands.sh"
 
@@ -104,8 +106,9 @@ main() {
   load_config
   # A bad restart setting (lib/supervision.sh) fails `start` before it stops anything.
   if [[ $cmd == start ]]; then load_restart_settings; fi
-  # Services as systemd units where systemd_usable (lib/systemd-services.sh): asked once, here.
-  case $cmd in start | health | promote | discard | status | stop) systemd_mode_init ;; esac
+  # Services and resources as systemd units where systemd_usable (lib/systemd-services.sh,
+  # lib/systemd-resources.sh): asked once, here.
+  case $cmd in start-resources | start | health | promote | discard | status | stop) systemd_mode_init ;; esac
   # Commands that change the target take the lock; status and health only look.
   case $cmd in setup | start-resources | build | start | promote | discard | stop | edge-apply | prune) take_lock "$cmd" ;; esac
   "cmd_${cmd//-/_}" "$@"

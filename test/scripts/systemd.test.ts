@@ -116,6 +116,8 @@ describe('systemd mode guard (scripts/target/lib/systemd-services.sh)', function
   let release: string;
   const port = 18996;
   const template = 'stagecoach-hello-web-web@.service';
+  const redisPort = 18994;
+  const redisTemplate = 'stagecoach-hello-web_redis@.service';
 
   before(async function () {
     // On a host that runs systemd the guard may rightly hold: nothing to assert here.
@@ -131,18 +133,20 @@ describe('systemd mode guard (scripts/target/lib/systemd-services.sh)', function
       scenario: 'hello-web',
       services: [{ name: 'web', port, start: 'exec sleep 60' }],
     });
-    // The bundle's real units (a local target: no User=, so root alone could use them).
+    await writeUnits(release, []);
+  });
+
+  /** The bundle's real units (a local target: no User=, so root alone could use them). */
+  async function writeUnits(dir: string, resources: ('postgres' | 'redis')[]): Promise<void> {
     const units = systemdUnits(
       manifestSchema.parse(buildManifest({ ports: { web: port } })),
-      scenarioSchema.parse(buildScenario()),
+      scenarioSchema.parse(buildScenario({ resources })),
     );
     for (const [name, text] of units) {
-      await mkdir(path.dirname(path.join(release, 'config', 'systemd', name)), {
-        recursive: true,
-      });
-      await writeFile(path.join(release, 'config', 'systemd', name), text);
+      await mkdir(path.dirname(path.join(dir, 'config', 'systemd', name)), { recursive: true });
+      await writeFile(path.join(dir, 'config', 'systemd', name), text);
     }
-  });
+  }
 
   after(async () => {
     await cleanUp(home, new Set());
@@ -183,5 +187,28 @@ describe('systemd mode guard (scripts/target/lib/systemd-services.sh)', function
     const stopped = resultOf(ok(await manage(home!, 'r1', 'stop')));
     expect(stopped.stopped).to.deep.equal(['web']);
     expect(existsSync(path.join(runDir, 'web.pid'))).to.equal(false);
+  });
+
+  it('leaves start-resources, status and stop --resources on the detached path', async function () {
+    requireTools(this, [[onPath('redis-server'), 'redis-server', 'redis-server']]);
+    const dir = path.join(home!, 'state', 'resources', 'redis');
+    const r2 = await assembleRelease(home!, 'r2', {
+      scenario: 'hello-web',
+      services: [{ name: 'web', port, start: 'exec sleep 60' }],
+      resources: { redis: redisPort },
+    });
+    await writeUnits(r2, ['redis']);
+    expect(existsSync(path.join(r2, 'config', 'systemd', redisTemplate))).to.equal(true);
+    const started = resultOf(ok(await manage(home!, 'r2', 'start-resources')));
+    expect(started.resources[0]).to.include({ kind: 'redis', port: redisPort, started: true });
+    for (const f of ['unit', 'release']) {
+      expect(existsSync(path.join(dir, f)), f).to.equal(false);
+    }
+    expect(existsSync(path.join('/etc/systemd/system', redisTemplate))).to.equal(false);
+    const status = resultOf(ok(await manage(home!, 'r2', 'status')));
+    expect(status.resources[0]).to.deep.equal({ kind: 'redis', port: redisPort, running: true });
+    ok(await manage(home!, 'r2', 'stop', '--resources'));
+    const after = resultOf(ok(await manage(home!, 'r2', 'status')));
+    expect(after.resources[0]).to.include({ kind: 'redis', running: false });
   });
 });

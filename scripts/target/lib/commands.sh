@@ -114,7 +114,8 @@ cmd_status() {
   for kind in "${RESOURCES[@]}"; do
     port='' running=false
     read -r port 2>/dev/null <"$RES/$kind/port" || true
-    if resource_pid "$kind" >/dev/null; then running=true; fi
+    # its unit's state from systemctl, in systemd mode (lib/systemd-resources.sh)
+    if resource_running "$kind"; then running=true; fi
     say "resource $kind: running=$running port=${port:--}"
     resources+=("$(json_obj kind "$(json_str "$kind")" port "$(json_num "$port")" \
       running "$(json_bool "$running")")")
@@ -145,7 +146,7 @@ cmd_stop() {
     # Every resource with state, not only this release's: `stop --resources` means all.
     for kind in "${KNOWN_RESOURCES[@]}"; do
       [[ -d $RES/$kind ]] || continue
-      "${kind}_stop" || say "resource $kind: not running"
+      stop_resource "$kind" || say "resource $kind: not running"
     done
   fi
   if [[ -n $EDGE_JSON ]]; then edge=(edge "$EDGE_JSON"); fi

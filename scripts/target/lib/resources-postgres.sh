@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# The postgres resource: postgres_pid, postgres_start PORT, postgres_stop.
+# The postgres resource: postgres_pid, postgres_start PORT (postgres_prepare, the server,
+# postgres_started), postgres_stop.
 # Sourced by manage.sh (see docs/target-layout.md); defines functions only.
 
 PG_DIR() { printf '%s' "$RES/postgres"; }
@@ -87,7 +88,23 @@ pg_init() {
 }
 
 postgres_start() {
-  local port=$1 dir bindir pw
+  local port=$1 dir bindir
+  dir=$(PG_DIR)
+  bindir=$(pg_bindir)
+  postgres_prepare "$port"
+  say "resource postgres: starting on 127.0.0.1:$port"
+  # 9>&-: the server must not hold the lock (lib/lock.sh).
+  if ! as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null 9>&-; then
+    tail -n 20 -- "$dir/postgres.log" >&2
+    die 1 "resource postgres: the server did not start (log above, in $dir/postgres.log)"
+  fi
+  postgres_started "$port" "$bindir"
+}
+
+# What a start on port $1 needs before the server runs: directories, the password, the data
+# handed to the postgres user, a first-time initdb, the settings; no stale postmaster.pid.
+postgres_prepare() {
+  local port=$1 dir bindir
   dir=$(PG_DIR)
   bindir=$(pg_bindir)
   ensure_dir 700 "$dir/data"
@@ -96,21 +113,23 @@ postgres_start() {
   if [[ -f $dir/data/PG_VERSION && ! -s $dir/password ]]; then
     die 1 "resource postgres: $dir/data exists but its password file is gone; restore $dir/password or remove the data dir (deletes the data)"
   fi
-  pw=$(resource_password postgres)
+  resource_password postgres >/dev/null
   pg_prepare_owner
   if ((EUID == 0)); then chown postgres: -- "$dir/socket"; fi
   if [[ ! -f $dir/data/PG_VERSION ]]; then pg_init "$bindir"; fi
   pg_write_settings "$port"
   # A postmaster.pid left by a killed server would block the start; ours is known dead here.
   rm -f -- "$dir/data/postmaster.pid"
-  say "resource postgres: starting on 127.0.0.1:$port"
-  # 9>&-: the server must not hold the lock (lib/lock.sh).
-  if ! as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null 9>&-; then
-    tail -n 20 -- "$dir/postgres.log" >&2
-    die 1 "resource postgres: the server did not start (log above, in $dir/postgres.log)"
-  fi
+}
+
+# What follows a start on port $1 once the server accepts connections: the app database, the URL
+# (psql from bindir $2, else pg_bindir's).
+postgres_started() {
+  local port=$1 bindir=${2:-} pw
+  [[ -n $bindir ]] || bindir=$(pg_bindir)
+  pw=$(resource_password postgres)
   pg_ensure_database "$bindir" "$port" "$pw"
-  write_private "$dir/url" "postgresql://stagecoach:$pw@127.0.0.1:$port/app"
+  write_private "$(PG_DIR)/url" "postgresql://stagecoach:$pw@127.0.0.1:$port/app"
 }
 
 pg_ensure_database() {

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The redis resource: redis_pid, redis_start PORT, redis_stop.
+# The redis resource: redis_pid, redis_start PORT, redis_stop; redis_prepare and redis_started.
 # Sourced by manage.sh (see docs/target-layout.md); defines functions only.
 
 redis_pid() {
@@ -37,8 +37,21 @@ redis_start() {
     tail -n 20 -- "$dir/redis.log" >&2
     die 1 "resource redis: not answering on port $port after 10s (log above, in $dir/redis.log)"
   fi
-  # An explicit user: `redis-cli -u` and ioredis both accept it (an empty one only some do).
-  write_private "$dir/url" "redis://default:$pw@127.0.0.1:$port/0"
+  redis_started "$port"
+}
+
+# systemd mode's part before the unit starts the server on port $1: the binary, data dir, password.
+redis_prepare() {
+  command -v redis-server >/dev/null ||
+    die 1 "resource redis: redis-server is not installed; run ./manage.sh setup (Debian package: redis-server)"
+  ensure_dir 700 "$RES/redis/data"
+  resource_password redis >/dev/null
+}
+
+# Once the server on port $1 answers: its URL. An explicit user: `redis-cli -u` and ioredis both
+# accept it (an empty one only some do).
+redis_started() {
+  write_private "$RES/redis/url" "redis://default:$(resource_password redis)@127.0.0.1:$1/0"
 }
 
 redis_stop() {

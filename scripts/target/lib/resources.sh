@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Resources: passwords, port choice and ensure_resource. Each kind (lib/resources-<kind>.sh)
-# implements <kind>_pid, <kind>_start PORT and <kind>_stop.
+# implements <kind>_pid, <kind>_start PORT and <kind>_stop, and for systemd mode <kind>_prepare PORT
+# and <kind>_started PORT (what <kind>_start does before and after the server starts).
 # Sourced by manage.sh (see docs/target-layout.md); defines functions only.
 
 resource_pid() { "$1_pid"; }
@@ -70,7 +71,9 @@ resource_port() {
   pick_free_port
 }
 
-# Starts resource $1 unless it runs; prints its JSON entry.
+# Starts resource $1 unless it runs; prints its JSON entry. In systemd mode (SYSTEMD_MODE,
+# lib/systemd-resources.sh) it starts as its unit, and one already running is adopted: its unit
+# enabled for the boot, on this release, without a restart.
 ensure_resource() {
   local kind=$1 port pid started=false running_port
   ensure_dir 711 "$RES/$kind"
@@ -79,17 +82,22 @@ ensure_resource() {
     running_port=$(cat -- "$RES/$kind/port" 2>/dev/null || true)
     if [[ $running_port == "$port" ]]; then
       say "resource $kind: already running (pid $pid, port $port)" >&2
+      if [[ ${SYSTEMD_MODE:-} == true ]]; then systemd_adopt_resource "$kind" >&2; fi
       resource_entry "$kind" "$port" "$pid" false
       return
     fi
     say "resource $kind: moving from port $running_port to $port" >&2
-    "${kind}_stop"
+    if [[ ${SYSTEMD_MODE:-} == true ]]; then stop_resource "$kind" >&2 || true; else "${kind}_stop"; fi
   fi
   if port_in_use "$port"; then
     die 3 "resource $kind: port $port is held by another process ($(describe_holders "$port")); free it or set manifest.ports.$kind to another port"
   fi
   write_private "$RES/$kind/port" "$port"
-  "${kind}_start" "$port" >&2
+  if [[ ${SYSTEMD_MODE:-} == true ]]; then
+    systemd_launch_resource "$kind" "$port" >&2
+  else
+    "${kind}_start" "$port" >&2
+  fi
   pid=$(resource_pid "$kind") || die 1 "resource $kind: it exited right after starting; see its log in $RES/$kind"
   started=true
   resource_entry "$kind" "$port" "$pid" "$started"

@@ -2,7 +2,7 @@
 # systemd mode for services (docs/target-layout.md, "systemd mode"): where systemd_usable holds,
 # each service record (lib/slots.sh) runs as its generated unit, which systemd restarts and boots,
 # instead of under supervise.sh. launch_service, stop_service, recorded_services, record_crashed,
-# load_supervision and cmd_promote call in here; resources are not run as units (yet).
+# load_supervision and cmd_promote call in here; resources: lib/systemd-resources.sh.
 # A record launched as a unit has state/run/<record>.unit (the unit's name) beside its .pid,
 # .info and .release link; a record without it is a detached one, whatever the mode.
 # Sourced by manage.sh (see docs/target-layout.md); defines functions only.
