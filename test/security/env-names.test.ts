@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -223,17 +223,34 @@ describe('security: env on a local target (manage.sh)', function () {
         'start',
       ),
     );
+    // the recorded pid is the supervisor's (it leads the group); the service is node in it
     const pid = resultOf(r).services[0].pid as number;
     pids.add(pid);
-    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
-    const names = environ.map((e) => e.slice(0, e.indexOf('='))).sort();
-    const allowed = new Set([
-      ...['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR'],
-      ...['GREETING', 'PORT'],
-      ...['PWD', 'SHLVL', '_'], // bash's own
-    ]);
-    expect(names.filter((n) => !allowed.has(n))).to.deep.equal([]);
+    const environOf = (p: number) =>
+      readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').filter(Boolean);
+    const namesOf = (env: string[]) => env.map((e) => e.slice(0, e.indexOf('='))).sort();
+    const inherited = [
+      'PATH',
+      'HOME',
+      'LANG',
+      'LC_ALL',
+      'TZ',
+      'USER',
+      'LOGNAME',
+      'SHELL',
+      'TMPDIR',
+    ];
+    const bash = ['PWD', 'SHLVL', '_'];
+    const service = await until(() =>
+      groupMembers(pid).find((p) => p !== pid && comm(p) === 'node'),
+    );
+    const environ = environOf(service);
+    const allowed = new Set([...inherited, 'GREETING', 'PORT', ...bash]);
+    expect(namesOf(environ).filter((n) => !allowed.has(n))).to.deep.equal([]);
     expect(environ).to.include.members(['GREETING=hi', 'TZ=UTC', `PORT=${port}`]);
+    // nor does the long-lived supervisor keep the caller's environment
+    const supervisor = new Set([...inherited, 'STAGECOACH_HOME', ...bash]);
+    expect(namesOf(environOf(pid)).filter((n) => !supervisor.has(n))).to.deep.equal([]);
     ok(await manage(home!, 'exact', 'stop'));
   });
 });
@@ -313,3 +330,38 @@ describe('security: env names and values through the API (local and SSH)', funct
     await deployHostile(host.target('hostile'));
   });
 });
+
+/** The pids of process group `pgid`'s live members. */
+function groupMembers(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((p) => {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[2] === String(pgid);
+      } catch {
+        return false;
+      }
+    });
+}
+
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Polls `fn` every 50 ms for up to 10 s until it returns a value. */
+async function until<T>(fn: () => T | undefined): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const value = fn();
+    if (value !== undefined) {
+      return value;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('timed out');
+}

@@ -179,8 +179,17 @@ launch_service() {
     "${RELEASE_DIR##*/}" "$port" "$SERVICE_START" >>"$log"
   # An earlier run's state must not speak for this one (record_crashed reads it).
   rm -f -- "$RUN/$rec.sup"
+  # The supervisor lives as long as the service: it gets the variables a service inherits and
+  # its own settings, nothing else of manage.sh's caller (BASH_ENV, the worker's or sshd's env).
+  local var
+  local -a vars=("STAGECOACH_HOME=$STAGECOACH_HOME")
+  for var in "${INHERITED_ENV[@]}" STAGECOACH_RESTART_DELAY_S STAGECOACH_RESTART_MAX_DELAY_S \
+    STAGECOACH_RESTART_LIMIT STAGECOACH_RESTART_WINDOW_S STAGECOACH_LOG_MAX_BYTES; do
+    if [[ -n ${!var+x} ]]; then vars+=("$var=${!var}"); fi
+  done
   # 9>&-: neither the supervisor nor the service may hold the lock (lib/lock.sh).
-  setsid "$RELEASE_DIR/supervise.sh" "$rec" "$name" "$port" </dev/null >>"$log" 2>&1 9>&- &
+  setsid env -i -- "${vars[@]}" "$RELEASE_DIR/supervise.sh" "$rec" "$name" "$port" \
+    </dev/null >>"$log" 2>&1 9>&- &
   pid=$!
   local start=0
   if proc_stat "$pid"; then start=$PS_START; fi
