@@ -92,9 +92,9 @@ describe('scripts/target/lib/json.sh', function () {
     });
   }
 
-  it('result prints the STAGECOACH_RESULT line', async () => {
-    const r = await bash('result "$(json_obj ok true)"');
-    expect(r.stdout).to.equal('STAGECOACH_RESULT {"ok":true}\n');
+  it('result prints the STAGECOACH_RESULT line at the start of a line', async () => {
+    const r = await bash('printf "output without a newline"; result "$(json_obj ok true)"');
+    expect(r.stdout).to.equal('output without a newline\nSTAGECOACH_RESULT {"ok":true}\n');
   });
 });
 

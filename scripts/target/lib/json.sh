@@ -87,5 +87,6 @@ join_json() {
   printf '%s' "$*"
 }
 
-# Prints the result line of a command: `STAGECOACH_RESULT <json>`, its last line on stdout.
-result() { printf 'STAGECOACH_RESULT %s\n' "$1"; }
+# Prints the result line of a command: `STAGECOACH_RESULT <json>`, its last line on stdout,
+# always at the start of a line (a build's output may end without a newline).
+result() { printf '\nSTAGECOACH_RESULT %s\n' "$1"; }
