@@ -49,7 +49,7 @@ cmd_build() {
 
 cmd_health() {
   local timeout=${1:-$STAGECOACH_HEALTH_TIMEOUT} deadline name ok fatal failing reason
-  [[ $timeout =~ ^[0-9]+$ ]] || die 2 "health: timeout '$timeout' is not a number of seconds"
+  [[ $timeout =~ ^(0|[1-9][0-9]{0,5})$ ]] || die 2 "health: timeout '$timeout' is not a number of seconds"
   deadline=$((SECONDS + timeout))
   local -a entries=() failed checks
   load_slots

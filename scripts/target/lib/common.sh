@@ -167,7 +167,7 @@ load_service() {
   SERVICE_NAME=$name SERVICE_PORT=${ENV_FILE[SERVICE_PORT]:-} \
     SERVICE_START=${ENV_FILE[SERVICE_START]:-} SERVICE_BUILD=${ENV_FILE[SERVICE_BUILD]:-} \
     SERVICE_HEALTH=${ENV_FILE[SERVICE_HEALTH]:-/health}
-  if ! [[ $SERVICE_PORT =~ ^[0-9]{1,5}$ ]] || ((SERVICE_PORT < 1 || SERVICE_PORT > 65535)); then
+  if ! [[ $SERVICE_PORT =~ ^[1-9][0-9]{0,4}$ ]] || ((SERVICE_PORT > 65535)); then
     die 2 "service $name: SERVICE_PORT '$SERVICE_PORT' is not a port; set it in manifest.ports"
   fi
   [[ -n $SERVICE_START ]] || die 2 "service $name: SERVICE_START is empty; give it a start command"

@@ -18,7 +18,8 @@ has_edge() { [[ -f $CONFIG_DIR/edge.env ]]; }
 
 # Fails unless $2 (named $1) is a TCP port number.
 check_port_value() {
-  if ! [[ $2 =~ ^[0-9]{1,5}$ ]] || (($2 < 1 || $2 > 65535)); then
+  # no leading zero: bash arithmetic would read 08 as a bad octal number
+  if ! [[ $2 =~ ^[1-9][0-9]{0,4}$ ]] || (($2 > 65535)); then
     die 2 "edge: $1 '$2' in config/edge.env is not a port; fix edge in the manifest"
   fi
 }
@@ -49,7 +50,7 @@ load_edge() {
   check_port_value EDGE_HTTP_PORT "$EDGE_HTTP_PORT"
   if [[ -n $EDGE_HTTPS_PORT ]]; then check_port_value EDGE_HTTPS_PORT "$EDGE_HTTPS_PORT"; fi
   if [[ -n $EDGE_SPARE_PORT ]]; then check_port_value EDGE_SPARE_PORT "$EDGE_SPARE_PORT"; fi
-  [[ $EDGE_DRAIN_S =~ ^[0-9]{1,4}$ ]] ||
+  [[ $EDGE_DRAIN_S =~ ^(0|[1-9][0-9]{0,3})$ ]] ||
     die 2 "edge: EDGE_DRAIN_S '$EDGE_DRAIN_S' in config/edge.env is not a number of seconds; fix edge.drain_s in the manifest"
   if [[ -n $EDGE_EMAIL && ! $EDGE_EMAIL =~ ^[^[:space:]{}\"\'\\#]+@[^[:space:]{}\"\'\\#]+$ ]]; then
     die 2 "edge: EDGE_EMAIL '$EDGE_EMAIL' in config/edge.env is not an email address; fix edge.email in the manifest"

@@ -12,7 +12,8 @@ http_status() {
     IFS= read -r line <&3 || [[ -n $line ]] || exit 1
     printf "%s\n" "$line"' _ "$1" "$2" 2>/dev/null) || true
   if [[ $line =~ ^HTTP/[0-9.]+\ ([0-9]{3}) ]]; then
-    printf '%s\n' "${BASH_REMATCH[1]}"
+    # base 10: a status like 099 is no octal number
+    printf '%s\n' "$((10#${BASH_REMATCH[1]}))"
   else
     printf '0\n'
   fi
