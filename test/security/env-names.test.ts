@@ -26,6 +26,7 @@ import {
   manage,
   manageWith,
   ok,
+  procStat,
   resultOf,
   ROOT,
   run,
@@ -336,14 +337,7 @@ function groupMembers(pgid: number): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .map(Number)
-    .filter((p) => {
-      try {
-        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-        return stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[2] === String(pgid);
-      } catch {
-        return false;
-      }
-    });
+    .filter((p) => procStat(p)?.[2] === String(pgid));
 }
 
 function comm(pid: number): string {

@@ -8,14 +8,15 @@ tcp_open() {
   timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
 }
 
-# Sets LISTEN_INODES to the socket inodes listening on TCP port $1 (any address), without a
-# subshell. Each file is read in one go: a `read` loop on /proc/net/tcp makes the kernel walk
-# the socket table once per line (≈ 0.8 s per call on a host with a few hundred sockets).
-read_listen_inodes() {
-  local hex f line
+# Sets TCP_INODES to the inodes of the TCP sockets in state $1 (hex as in /proc/net/tcp: 0A
+# listening, 01 established) whose local port is $2 (any address), without a subshell. Each
+# file is read in one go: a `read` loop on /proc/net/tcp makes the kernel walk the socket table
+# once per line (≈ 0.8 s per call on a host with a few hundred sockets).
+read_tcp_inodes() {
+  local state=$1 hex f line
   local -a lines
-  LISTEN_INODES=()
-  printf -v hex '%04X' "$1"
+  TCP_INODES=()
+  printf -v hex '%04X' "$2"
   for f in /proc/net/tcp /proc/net/tcp6; do
     [[ -r $f ]] || continue
     mapfile -t lines <"$f"
@@ -23,21 +24,21 @@ read_listen_inodes() {
       # fields: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
       # shellcheck disable=SC2086 # split on purpose
       set -- $line
-      if [[ $4 == 0A && ${2##*:} == "$hex" ]]; then LISTEN_INODES+=("${10}"); fi
+      if [[ $4 == "$state" && ${2##*:} == "$hex" ]]; then TCP_INODES+=("${10}"); fi
     done
   done
 }
 
 # Prints the socket inodes listening on TCP port $1 (any address), one a line.
 listen_inodes() {
-  read_listen_inodes "$1"
-  if ((${#LISTEN_INODES[@]})); then printf '%s\n' "${LISTEN_INODES[@]}"; fi
+  read_tcp_inodes 0A "$1"
+  if ((${#TCP_INODES[@]})); then printf '%s\n' "${TCP_INODES[@]}"; fi
 }
 
 # True when anything listens on TCP port $1.
 port_in_use() {
-  read_listen_inodes "$1"
-  ((${#LISTEN_INODES[@]})) || tcp_open "$1"
+  read_tcp_inodes 0A "$1"
+  ((${#TCP_INODES[@]})) || tcp_open "$1"
 }
 
 # Prints the pids of processes listening on TCP port $1 (only those this user may inspect),
@@ -45,8 +46,8 @@ port_in_use() {
 port_holder_pids() {
   local inode dir
   local -a expr=() dirs=() pids=()
-  read_listen_inodes "$1"
-  for inode in "${LISTEN_INODES[@]}"; do
+  read_tcp_inodes 0A "$1"
+  for inode in "${TCP_INODES[@]}"; do
     if ((${#expr[@]})); then expr+=(-o); fi
     expr+=(-lname "socket:\\[$inode\\]")
   done

@@ -69,29 +69,17 @@ in_list() {
   return 1
 }
 
-# Established TCP connections to local port $1 (requests still in flight to an old instance).
-established_count() {
-  local hex f line n=0
-  local -a lines
-  hex=$(printf '%04X' "$1")
-  for f in /proc/net/tcp /proc/net/tcp6; do
-    [[ -r $f ]] || continue
-    mapfile -t lines <"$f"
-    for line in "${lines[@]:1}"; do
-      # shellcheck disable=SC2086 # split on purpose
-      set -- $line
-      if [[ $4 == 01 && ${2##*:} == "$hex" ]]; then n=$((n + 1)); fi
-    done
-  done
-  printf '%s' "$n"
-}
-
 # Drains record $1 (port $2) once the edge no longer routes to it: waits up to ZD_DRAIN_S for
 # its open connections to end, then stops it (TERM, KILL after ZD_DRAIN_S more).
 drain_record() {
   local rec=$1 port=$2 deadline
   deadline=$((SECONDS + ZD_DRAIN_S))
-  while ((SECONDS < deadline)) && (($(established_count "$port") > 0)); do sleep 0.1; done
+  # established connections to its port: requests still in flight (read_tcp_inodes, ports.sh)
+  while ((SECONDS < deadline)); do
+    read_tcp_inodes 01 "$port"
+    ((${#TCP_INODES[@]})) || break
+    sleep 0.1
+  done
   # shellcheck disable=SC2034 # read by stop_service (services.sh)
   local STOP_GRACE_S=$ZD_DRAIN_S
   stop_service "$rec" || true
