@@ -36,6 +36,12 @@ export interface WorkerOptions {
   env?: Record<string, string>;
 }
 
+/** One more API process over the same database and queues, on a port of its own. */
+export interface ExtraApi {
+  proc: Proc;
+  url: string;
+}
+
 export interface Cluster {
   api: FaultApi;
   db: Knex;
@@ -44,10 +50,14 @@ export interface Cluster {
   prefix: string;
   apiProc: Proc;
   workers: Proc[];
+  /** API processes started by `addApi` (besides `apiProc`). */
+  apis: ExtraApi[];
   /** Signals a process (SIGKILL/SIGTERM to its group when it leads one); waits for SIGKILL. */
   kill(proc: Proc, sig?: NodeJS.Signals): Promise<void>;
   /** Starts one more worker; resolves once it logged that its workers started. */
   addWorker(opts?: WorkerOptions): Promise<Proc>;
+  /** Starts one more API process (as production runs several); resolves once it is ready. */
+  addApi(): Promise<ExtraApi>;
   /** SIGKILLs worker `i` (if alive) and starts a fresh one in its place. */
   restartWorker(i: number, opts?: WorkerOptions): Promise<Proc>;
   /** SIGKILLs the API (if alive) and starts it again on the same port. */
@@ -94,7 +104,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const logFile = (name: string) => path.join(dataDir, 'logs', `${name}.log`);
   let workerCount = 0;
   const c = {} as Cluster;
-  const procs = () => [c.apiProc, ...(c.workers ?? [])].filter(Boolean);
+  const procs = () =>
+    [c.apiProc, ...(c.apis ?? []).map((a) => a.proc), ...(c.workers ?? [])].filter(Boolean);
   // a test process that dies before close() must not leave the cluster running
   const killAll = () => {
     for (const p of procs()) {
@@ -104,27 +115,30 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   };
   process.once('exit', killAll);
 
-  const startApi = async (): Promise<Proc> => {
+  const startApi = async (name = 'api', apiPort = port): Promise<Proc> => {
     const p = spawnLogged(
-      'api',
+      name,
       NODE_TSX[0],
       [...NODE_TSX.slice(1), 'api/main.ts'],
-      baseEnv,
-      logFile('api'),
+      { ...baseEnv, PORT: String(apiPort) },
+      logFile(name),
     );
     await until(
       async () => {
         if (!isRunning(p)) {
           throw new Error(`the API exited while starting:\n${tail(p.logFile)}`);
         }
-        return fetch(`http://127.0.0.1:${port}/readyz`).then(
+        return fetch(`http://127.0.0.1:${apiPort}/readyz`).then(
           (r) => r.status === 200,
           () => false,
         );
       },
       30_000,
       () => `the API never became ready:\n${tail(p.logFile)}`,
-    );
+    ).catch((err: Error) => {
+      signal(p, 'SIGKILL', true); // not yet tracked: close() would not end it
+      throw err;
+    });
     return p;
   };
   const startWorker = async (name: string, w: WorkerOptions = {}): Promise<Proc> => {
@@ -152,6 +166,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     scenariosDir,
     prefix,
     workers: [] as Proc[],
+    apis: [] as ExtraApi[],
     api: createClient(`http://127.0.0.1:${port}`, () => c.logs()),
     async kill(p: Proc, sig: NodeJS.Signals = 'SIGKILL') {
       signal(p, sig, p.group && sig !== 'SIGSTOP' && sig !== 'SIGCONT');
@@ -163,6 +178,13 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       const p = await startWorker(`worker-${workerCount++}`, w);
       c.workers.push(p);
       return p;
+    },
+    async addApi() {
+      const apiPort = await freePort();
+      const proc = await startApi(`api-${c.apis.length + 1}`, apiPort);
+      const extra = { proc, url: `http://127.0.0.1:${apiPort}` };
+      c.apis.push(extra);
+      return extra;
     },
     async restartWorker(i: number, w?: WorkerOptions) {
       await c.kill(c.workers[i]);
