@@ -4,6 +4,7 @@ import { pingDb } from '../shared/db.js';
 import { withTimeout } from '../shared/infra.js';
 import { authenticate, authorize } from './auth.js';
 import { boardRoutes } from './board.js';
+import { dashboard } from './dashboard/routes.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, notFoundRoute } from './errors.js';
 import { hostCheck } from './host-check.js';
@@ -51,6 +52,8 @@ export function createApp(deps: ApiDeps): Express {
   // the API's shape, public like its README: client generators and doc viewers fetch it
   // without a token, and it holds no data
   app.get('/api/v1/openapi.json', openApiRoute);
+  // the dashboard's pages and scripts: public too; the data they show comes from /api/v1
+  app.use(dashboard());
 
   // EventSource sends no headers: its `?access_token=` becomes the header, cut from the URL
   app.use(tokenFromQuery);

@@ -47,7 +47,7 @@ const health = z.looseObject({
   error: z.string().optional(),
 });
 
-/** api/view.ts deploymentView: the row without run-control internals, plus `run_active`. */
+/** api/view.ts deploymentView: the row without run-control internals, plus `run_active`, `actions`. */
 export const deployment = z.object({
   id: uuid,
   name: z.string(),
@@ -70,6 +70,10 @@ export const deployment = z.object({
   error_message: z.string().nullable(),
   run_id: uuid.nullable(),
   run_active: z.boolean(),
+  actions: z.array(z.enum([...RUN_KINDS, 'cancel'])).meta({
+    description:
+      'the actions the API accepts now: `cancel` while a run is active, else the run kinds that may start from this status',
+  }),
   run_kind: z.enum(RUN_KINDS).nullable(),
   run_stage: z.enum(STAGES).nullable(),
   stage_attempts: count,
