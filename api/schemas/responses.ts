@@ -47,7 +47,7 @@ const health = z.looseObject({
   error: z.string().optional(),
 });
 
-/** api/view.ts deploymentView: the row without run-control internals, plus `run_active`, `actions`. */
+/** api/view.ts deploymentView: the row without run-control internals, plus run_active, actions. */
 export const deployment = z.object({
   id: uuid,
   name: z.string(),
