@@ -1,13 +1,21 @@
 /** The cache key of a bundle: a sha256 over everything that determines its bytes. */
 import { createHash } from 'node:crypto';
-import type { BundleEntry } from './entries.js';
-import { openSource, readChunks, type SourceFile } from './source-file.js';
+import type { BundleEntry, FileEntry } from './entries.js';
+import {
+  openSource,
+  readChunks,
+  readSmallSource,
+  slicer,
+  SMALL_FILE,
+  type SourceFile,
+} from './source-file.js';
 
 /**
  * Bumped whenever the tar/gzip encoding changes (header fields, mtime, gzip level, ordering),
  * so old cache entries are never reused for a different byte layout.
  */
-export const BUNDLE_FORMAT_VERSION = 'stagecoach-bundle/1;tar=ustar+pax;mtime=946684800;gzip=6';
+export const BUNDLE_FORMAT_VERSION =
+  'stagecoach-bundle/2;tar=ustar+pax;mtime=946684800;gzip=6;members=2MiB';
 
 /** Files up to this size are hashed from one read; larger ones in chunks of this size. */
 const HASH_CHUNK = 1024 * 1024;
@@ -21,15 +29,34 @@ export interface InputKey {
 
 /** Hashes the format version and every entry (path, kind, mode, content hash or link target). */
 export async function computeInputKey(entries: readonly BundleEntry[]): Promise<InputKey> {
-  const files = entries.filter((e) => e.kind === 'file');
-  const hashes = await mapLimit(files, HASH_CONCURRENCY, hashFile);
-  const fileHashes = new Map(files.map((e, i) => [e.path, hashes[i]]));
+  const fileHashes = await hashFiles(entries);
   const key = createHash('sha256');
   key.update(`${BUNDLE_FORMAT_VERSION}\n`);
   for (const entry of entries) {
     key.update(`${JSON.stringify(describe(entry, fileHashes))}\n`);
   }
   return { key: key.digest('hex'), fileHashes };
+}
+
+/**
+ * The content hash of every file entry: large files in chunks on the thread pool, small ones
+ * (most of a tree) read whole with blocking calls meanwhile, yielding between time slices.
+ */
+async function hashFiles(entries: readonly BundleEntry[]): Promise<Map<string, string>> {
+  const fileHashes = new Map<string, string>();
+  const large = entries.filter((e): e is FileEntry => e.kind === 'file' && e.size > SMALL_FILE);
+  const largeDone = mapLimit(large, HASH_CONCURRENCY, hashFile);
+  largeDone.catch(() => undefined); // awaited below, unless a small file fails first
+  const pause = slicer();
+  for (const e of entries) {
+    if (e.kind === 'file' && e.size <= SMALL_FILE) {
+      fileHashes.set(e.path, sha256(readSmallSource(e)));
+      await pause();
+    }
+  }
+  const hashes = await largeDone;
+  large.forEach((e, i) => fileHashes.set(e.path, hashes[i]));
+  return fileHashes;
 }
 
 function describe(entry: BundleEntry, fileHashes: Map<string, string>): unknown[] {

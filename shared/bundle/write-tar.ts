@@ -5,18 +5,27 @@ import type { FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import tar, { type Header, type Pack } from 'tar-stream';
 import type { BundleEntry, FileEntry } from './entries.js';
 import { sha256 } from './input-key.js';
-import { changedError, openSource, readChunks } from './source-file.js';
+import { ParallelGzip } from './parallel-gzip.js';
+import {
+  changedError,
+  openSource,
+  readChunks,
+  readSmallSource,
+  slicer,
+  SMALL_FILE,
+} from './source-file.js';
 
 /** Every entry's mtime (2000-01-01T00:00:00Z): file times never reach the bundle. */
 export const FIXED_MTIME = new Date(Date.UTC(2000, 0, 1));
-/** gzip level 6, as `gzip` and `tar -z` use; part of the format (see BUNDLE_FORMAT_VERSION). */
+/**
+ * gzip level 6, as `gzip` and `tar -z` use, in members of GZIP_BLOCK input bytes compressed
+ * in parallel (./parallel-gzip.ts); both are part of the format (see BUNDLE_FORMAT_VERSION).
+ */
 export const GZIP_LEVEL = 6;
 
-const SMALL_FILE = 256 * 1024;
 const READ_CHUNK = 1024 * 1024;
 const BASE = { mtime: FIXED_MTIME, uid: 0, gid: 0, uname: '', gname: '' };
 
@@ -45,11 +54,13 @@ export async function writeTarGz(
   });
   const out = createWriteStream(outPath, { flags: 'wx', mode: 0o600 });
   await once(out, 'open'); // an existing output fails here, before any source is opened
-  const done = pipeline(pack, createGzip({ level: GZIP_LEVEL, chunkSize: 64 * 1024 }), tap, out);
+  const done = pipeline(pack, new ParallelGzip(GZIP_LEVEL), tap, out);
   done.catch(() => undefined); // awaited below; this only stops an early failure going unhandled
   try {
+    const pause = slicer();
     for (const entry of entries) {
       await addEntry(pack, entry, fileHashes);
+      await pause();
     }
     pack.finalize();
   } catch (err) {
@@ -99,29 +110,17 @@ function addWhole(pack: Pack, header: EntryHeader, content?: Buffer): Promise<vo
 }
 
 async function addFile(pack: Pack, entry: FileEntry, expected?: string): Promise<void> {
+  if (entry.size <= SMALL_FILE) {
+    const content = readSmallSource(entry);
+    checkUnchanged(entry, sha256(content), expected);
+    return addWhole(pack, fileHeader(entry), content);
+  }
   const fh = await openSource(entry);
   try {
-    await (entry.size <= SMALL_FILE
-      ? addSmallFile(pack, entry, fh, expected)
-      : addLargeFile(pack, entry, fh, expected));
+    await addLargeFile(pack, entry, fh, expected);
   } finally {
     await fh.close();
   }
-}
-
-async function addSmallFile(
-  pack: Pack,
-  entry: FileEntry,
-  fh: FileHandle,
-  expected?: string,
-): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of readChunks(fh, entry, SMALL_FILE)) {
-    chunks.push(chunk);
-  }
-  const content = chunks[0] ?? Buffer.alloc(0); // one chunk: SMALL_FILE bounds the size
-  checkUnchanged(entry, sha256(content), expected);
-  return addWhole(pack, fileHeader(entry), content);
 }
 
 async function addLargeFile(
