@@ -5,6 +5,7 @@ import { manifestSchema, type Manifest } from '../manifest.js';
 import {
   bundleFile,
   ensureCacheDirs,
+  INDEX,
   publish,
   readIndex,
   removeStaleTemps,
@@ -25,6 +26,7 @@ import { BundleError } from './errors.js';
 import { computeInputKey } from './input-key.js';
 import { loadScenario } from './load-scenario.js';
 import { renderConfig } from './render-config.js';
+import { STAT_INDEX, statKey } from './stat-key.js';
 import { writeTarGz } from './write-tar.js';
 
 /** The project's target-side scripts (`manage.sh`, `setup.sh`, `lib/*.sh`). */
@@ -62,24 +64,41 @@ export interface BuiltBundle {
 export async function buildBundle(opts: BuildBundleOptions): Promise<BuiltBundle> {
   const manifest = manifestSchema.parse(opts.manifest);
   const cacheDir = path.resolve(opts.cacheDir);
+  const walkStart = Date.now();
   const entries = await collectBundleEntries(manifest, opts.scenariosDir, opts.scriptsDir);
   checkUnpackedSize(entries, opts.maxBytes ?? DEFAULT_BUNDLE_MAX_BYTES);
+  await ensureCacheDirs(cacheDir, [INDEX, STAT_INDEX]);
+  const byStat = statKey(entries, walkStart);
+  if (!opts.force && byStat) {
+    const known = await readIndex(cacheDir, byStat, STAT_INDEX);
+    const hit = known === null ? null : await cachedBundle(cacheDir, known);
+    if (hit) {
+      return hit; // not a byte read: the tree's stamps are those of a tree already built
+    }
+  }
   const { key, fileHashes } = await computeInputKey(entries);
-  await ensureCacheDirs(cacheDir);
+  const remember = async (): Promise<void> => {
+    if (byStat) {
+      await writeIndex(cacheDir, byStat, key, STAT_INDEX);
+    }
+  };
   if (!opts.force) {
     const hit = await cachedBundle(cacheDir, key);
     if (hit) {
+      await remember();
       return hit;
     }
   }
   await removeStaleTemps(cacheDir);
-  await removeStaleTemps(path.join(cacheDir, 'index'));
+  await removeStaleTemps(path.join(cacheDir, INDEX));
+  await removeStaleTemps(path.join(cacheDir, STAT_INDEX));
   const tmp = tempPath(cacheDir, '.tar.gz');
   try {
     const { sha256, size } = await writeTarGz(entries, fileHashes, tmp);
     const final = bundleFile(cacheDir, sha256);
     await publish(tmp, final);
     await writeIndex(cacheDir, key, sha256);
+    await remember();
     return { sha256, size_bytes: size, path: final, cached: false, input_key: key };
   } catch (err) {
     await unlinkQuietly(tmp);

@@ -15,9 +15,14 @@ export function bundleFile(cacheDir: string, sha256: string): string {
   return path.join(cacheDir, `${sha256}.tar.gz`);
 }
 
-/** Creates the cache and index directories (mode 0700: bundles hold env secrets). */
-export async function ensureCacheDirs(cacheDir: string): Promise<void> {
-  await mkdir(path.join(cacheDir, 'index'), { recursive: true, mode: 0o700 });
+/** The index of content keys (input key → bundle sha256). */
+export const INDEX = 'index';
+
+/** Creates the cache and its index directories (mode 0700: bundles hold env secrets). */
+export async function ensureCacheDirs(cacheDir: string, indexes = [INDEX]): Promise<void> {
+  for (const dir of indexes) {
+    await mkdir(path.join(cacheDir, dir), { recursive: true, mode: 0o700 });
+  }
 }
 
 /** A fresh, unique temp file path inside `dir`. */
@@ -44,10 +49,17 @@ export async function removeStaleTemps(dir: string, now = Date.now()): Promise<v
   );
 }
 
-/** The bundle sha256 recorded for `inputKey`, or null when there is none (or it is garbage). */
-export async function readIndex(cacheDir: string, inputKey: string): Promise<string | null> {
+/**
+ * The sha256 recorded for `inputKey` in the index `dir` (a bundle's, or a content key in the
+ * stat index), or null when there is none (or it is garbage).
+ */
+export async function readIndex(
+  cacheDir: string,
+  inputKey: string,
+  dir = INDEX,
+): Promise<string | null> {
   try {
-    const text = (await readFile(path.join(cacheDir, 'index', inputKey), 'utf8')).trim();
+    const text = (await readFile(path.join(cacheDir, dir, inputKey), 'utf8')).trim();
     return SHA256_HEX.test(text) ? text : null;
   } catch (err) {
     if (isErrno(err, 'ENOENT')) {
@@ -57,13 +69,14 @@ export async function readIndex(cacheDir: string, inputKey: string): Promise<str
   }
 }
 
-/** Records `inputKey → sha256` atomically (temp file, fsync, rename). */
+/** Records `inputKey → sha256` in the index `sub` atomically (temp file, fsync, rename). */
 export async function writeIndex(
   cacheDir: string,
   inputKey: string,
   sha256: string,
+  sub = INDEX,
 ): Promise<void> {
-  const dir = path.join(cacheDir, 'index');
+  const dir = path.join(cacheDir, sub);
   const tmp = tempPath(dir);
   await writeFile(tmp, `${sha256}\n`, { mode: 0o600, flag: 'wx' });
   await publish(tmp, path.join(dir, inputKey));

@@ -1,5 +1,6 @@
 /** Collects what goes into a bundle as a sorted list of entries (no file contents read yet). */
-import { lstat, readdir, readFile, readlink, realpath } from 'node:fs/promises';
+import { lstatSync, readdirSync } from 'node:fs';
+import { readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { BundleError, isErrno } from './errors.js';
 import { isWithin } from './paths.js';
@@ -8,6 +9,7 @@ import {
   changedError,
   checkHardLinks,
   isRaceErrno,
+  slicer,
   withDirectory,
   type FileId,
 } from './source-file.js';
@@ -20,6 +22,11 @@ export interface FileEntry {
   size: number;
   source: string;
   id: FileId;
+  /**
+   * `dev:ino:size:mtime_ns:ctime_ns` as the walk saw them, for the stat key (./stat-key.ts);
+   * absent when the walk did not record it.
+   */
+  stamp?: string;
 }
 
 /** One tar entry; `file` entries are streamed from `source`, `buffer` entries are in memory. */
@@ -49,7 +56,7 @@ const FILE_MODE = 0o644;
 export async function collectTreeEntries(root: string, prefix: string): Promise<BundleEntry[]> {
   const out: BundleEntry[] = [{ kind: 'directory', path: prefix }];
   const nlinks = new Map<FileEntry, number>();
-  await walk({ root, prefix, out, nlinks }, '');
+  await walk({ root, prefix, out, nlinks, pause: slicer() }, '');
   checkHardLinks(nlinks);
   return out;
 }
@@ -58,8 +65,9 @@ interface Walk {
   root: string;
   prefix: string;
   out: BundleEntry[];
-  /** Each file's link count as lstat saw it. */
+  /** The link count lstat saw of each file with more than one link (the others are fine). */
   nlinks: Map<FileEntry, number>;
+  pause: () => Promise<void>;
 }
 
 async function walk(w: Walk, rel: string): Promise<void> {
@@ -67,27 +75,26 @@ async function walk(w: Walk, rel: string): Promise<void> {
   // Listed and lstat'ed through the opened directory, so a directory swapped for a symlink
   // after it was seen cannot list another directory's names or inodes into the bundle.
   const subdirs = await withDirectory(path.join(w.root, rel), shown, async (base) => {
-    const dirents = await readdir(base, { withFileTypes: true });
+    const dirents = readdirSync(base, { withFileTypes: true });
     const subs: string[] = [];
-    await Promise.all(
-      dirents.map(async (d) => {
-        if (SKIPPED_NAMES.has(d.name)) {
-          return;
-        }
-        const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
-        const archivePath = `${w.prefix}/${childRel}`;
-        if (d.isSymbolicLink()) {
-          const abs = path.join(w.root, childRel);
-          const linkname = await linkTarget(w.root, abs, `${base}/${d.name}`, archivePath);
-          w.out.push({ kind: 'symlink', path: archivePath, linkname });
-        } else if (d.isDirectory()) {
-          w.out.push({ kind: 'directory', path: archivePath });
-          subs.push(childRel);
-        } else if (d.isFile()) {
-          w.out.push(await fileEntry(w, `${base}/${d.name}`, childRel, archivePath));
-        }
-      }),
-    );
+    for (const d of dirents) {
+      if (SKIPPED_NAMES.has(d.name)) {
+        continue;
+      }
+      const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
+      const archivePath = `${w.prefix}/${childRel}`;
+      if (d.isSymbolicLink()) {
+        const abs = path.join(w.root, childRel);
+        const linkname = await linkTarget(w.root, abs, `${base}/${d.name}`, archivePath);
+        w.out.push({ kind: 'symlink', path: archivePath, linkname });
+      } else if (d.isDirectory()) {
+        w.out.push({ kind: 'directory', path: archivePath });
+        subs.push(childRel);
+      } else if (d.isFile()) {
+        w.out.push(fileEntry(w, `${base}/${d.name}`, childRel, archivePath));
+        await w.pause();
+      }
+    }
     return subs;
   });
   for (const sub of subdirs) {
@@ -95,15 +102,17 @@ async function walk(w: Walk, rel: string): Promise<void> {
   }
 }
 
-async function fileEntry(
-  w: Walk,
-  statPath: string,
-  childRel: string,
-  archivePath: string,
-): Promise<FileEntry> {
-  const st = await lstat(statPath, { bigint: true }).catch((err: unknown) => {
+/**
+ * The entry of one file, lstat'ed with a blocking call (microseconds on a cached inode, where a
+ * thread-pool round trip costs 50-100: the walk yields between time slices instead).
+ */
+function fileEntry(w: Walk, statPath: string, childRel: string, archivePath: string): FileEntry {
+  let st;
+  try {
+    st = lstatSync(statPath, { bigint: true });
+  } catch (err) {
     throw isRaceErrno(err) ? changedError(archivePath, err) : err;
-  });
+  }
   if (!st.isFile()) {
     throw changedError(archivePath);
   }
@@ -114,8 +123,11 @@ async function fileEntry(
     size: Number(st.size),
     source: path.join(w.root, childRel),
     id: { dev: st.dev, ino: st.ino, links: 1 },
+    stamp: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`,
   };
-  w.nlinks.set(entry, Number(st.nlink));
+  if (st.nlink > 1n) {
+    w.nlinks.set(entry, Number(st.nlink));
+  }
   return entry;
 }
 

@@ -142,7 +142,11 @@ describe('buildBundle: determinism and cache', () => {
     expect((await stat(built.path)).mode & 0o777).to.equal(0o600);
     const index = path.join(fx.cacheDir, 'index', built.input_key);
     expect((await readFile(index, 'utf8')).trim()).to.equal(built.sha256);
-    expect((await readdir(fx.cacheDir)).sort()).to.deep.equal([`${built.sha256}.tar.gz`, 'index']);
+    expect((await readdir(fx.cacheDir)).sort()).to.deep.equal([
+      `${built.sha256}.tar.gz`,
+      'index',
+      'stat-index',
+    ]);
   });
 
   it('cleans up stale temp files of crashed builds and keeps fresh ones', async () => {
