@@ -1,4 +1,4 @@
-/** Stage setup: ship the bundle, extract the release, run `manage.sh setup`. */
+/** Stage setup: ship the bundle (whole or as a delta), assemble the release, run `manage.sh setup`. */
 import path from 'node:path';
 import { StepError } from '../../shared/errors.js';
 import type { Manifest } from '../../shared/manifest.js';
@@ -6,14 +6,9 @@ import type { DeploymentRow } from '../../shared/repositories/deployments.js';
 import type { Transport } from '../../shared/transports/types.js';
 import type { StageContext } from '../context.js';
 import type { StageRecorder } from '../recorder.js';
-import { manage, runChecked, targetPaths } from '../remote.js';
+import { manage, targetPaths } from '../remote.js';
 import { runPreflight } from './preflight.js';
-
-/** True when the target already holds a file with that sha256 (checked on the target). */
-async function holdsBundle(t: Transport, file: string, sha256: string): Promise<boolean> {
-  const r = await t.exec(['sha256sum', file]);
-  return r.code === 0 && r.stdout.split(/\s/)[0] === sha256;
-}
+import { applyTransfer, transferBundle } from './transfer.js';
 
 /** True when the release exists and finished setup. */
 export async function releaseIsSetUp(t: Transport, sha256: string): Promise<boolean> {
@@ -44,39 +39,17 @@ export async function runSetup(
     }
     return { bundle_sha256: bundle.sha256, uploaded: false, skipped: true, preflight };
   }
-  const uploaded = await rec.step('transfer', 'Transfer the bundle', async (h) => {
-    // bundles and releases hold the app's env: private, also where an older version made them
-    await runChecked(t, ['install', '-d', '-m', '700', 'bundles', 'releases'], {
-      step: 'transfer',
-      code: 'transfer_failed',
-      handle: h,
-    });
-    if (await holdsBundle(t, paths.bundle, bundle.sha256)) {
-      h.output('stdout', `target already holds ${paths.bundle}; upload skipped\n`);
-      return false;
-    }
-    const local = path.join(ctx.config.dataDir, 'bundles', `${bundle.sha256}.tar.gz`);
-    await t.putFile(local, paths.bundle);
-    if (!(await holdsBundle(t, paths.bundle, bundle.sha256))) {
-      throw new StepError(
-        'transfer',
-        'transfer_corrupt',
-        `uploaded bundle does not match sha256 ${bundle.sha256}`,
-      );
-    }
-    h.output('stdout', `uploaded ${bundle.size_bytes} bytes to ${t.describe}/${paths.bundle}\n`);
-    return true;
-  });
-  await rec.step('extract', 'Extract the release', async (h) => {
-    const tmp = `${paths.release}.tmp`;
-    const opts = { step: 'extract', code: 'extract_failed', handle: h };
-    await runChecked(t, ['rm', '-rf', tmp, paths.release], opts);
-    await runChecked(t, ['mkdir', '-m', '700', tmp], opts);
-    await runChecked(t, ['tar', '-xzf', paths.bundle, '-C', tmp], opts);
-    // tar keeps the archive's 0644/0755 (as root): nothing of a release is for other users
-    await runChecked(t, ['chmod', '-R', 'go=', tmp], opts);
-    await runChecked(t, ['mv', tmp, paths.release], opts);
-  });
+  const transfer = await rec.step('transfer', 'Transfer the bundle', (h) =>
+    transferBundle(
+      t,
+      { cacheDir: path.join(ctx.config.dataDir, 'bundles'), scriptsDir: ctx.scriptsDir },
+      bundle,
+      h,
+    ),
+  );
+  await rec.step('extract', 'Extract the release', (h) =>
+    applyTransfer(t, transfer, bundle.sha256, h),
+  );
   const result = await rec.step('manage_setup', 'Prepare the target (manage.sh setup)', (h) =>
     manage(t, paths.release, 'setup', [], {
       step: 'manage_setup',
@@ -87,7 +60,7 @@ export async function runSetup(
   );
   return {
     bundle_sha256: bundle.sha256,
-    uploaded,
+    ...transfer.outcome,
     skipped: false,
     tools: result.tools ?? {},
     preflight,

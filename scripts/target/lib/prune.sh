@@ -2,6 +2,7 @@
 # `prune [keep]`: removes old releases and their bundles after a successful deploy, so a
 # target's disk does not fill up release by release. Keeps the current release, the one this
 # command runs from, and the `keep` (default 3) most recently set up others; never touches state/.
+# Then the store (lib/store.sh) loses every blob no release links to any more.
 
 # Prints the sha256 names of releases/ newest first (by mtime of their .setup-ok).
 releases_newest_first() {
@@ -22,8 +23,18 @@ releases_newest_first() {
 # Bundles and releases hold the app's env. Versions before 0600 uploads and 0700 releases left
 # them readable by every user of the target: close what such a version left behind.
 close_old_modes() {
-  chmod 700 -- "$HOME_DIR/bundles" "$HOME_DIR/releases" 2>/dev/null || true
+  chmod 700 -- "$HOME_DIR/bundles" "$HOME_DIR/releases" "$HOME_DIR/store" 2>/dev/null || true
   chmod go= -- "$HOME_DIR"/bundles/*.tar.gz "$HOME_DIR"/releases/*/ 2>/dev/null || true
+}
+
+# Removes the store's blobs that no release links to (a link count of 1: the store's own name)
+# and prints how many went. Releases are hard links to their blobs, so this is exact.
+prune_store() {
+  local -a gone=()
+  if [[ -d $HOME_DIR/store ]]; then
+    mapfile -t gone < <(find "$HOME_DIR/store" -mindepth 1 -maxdepth 1 -type f -links 1 -print -delete)
+  fi
+  printf '%s' "${#gone[@]}"
 }
 
 cmd_prune() {
@@ -43,12 +54,14 @@ cmd_prune() {
       kept=$((kept + 1))
       continue
     fi
-    rm -rf -- "${HOME_DIR:?}/releases/$name" "${HOME_DIR:?}/bundles/$name.tar.gz"
+    # the tar.gz and what a delta upload left of this release (keys, payload)
+    rm -rf -- "${HOME_DIR:?}/releases/$name" "${HOME_DIR:?}/bundles/$name".*
     removed+=("$name")
     say "prune: removed release $name"
   done < <(releases_newest_first)
   # temp leftovers of interrupted extracts and uploads
-  local -a leftovers=("$HOME_DIR"/releases/*.tmp "$HOME_DIR"/bundles/*.part)
+  local -a leftovers=("$HOME_DIR"/releases/*.tmp "$HOME_DIR"/bundles/*.part
+    "$HOME_DIR"/bundles/*.{keys,sums,tree,delta.tar.gz,links.tar.gz})
   for name in "${leftovers[@]}"; do
     if [[ -e $name || -L $name ]]; then
       rm -rf -- "${leftovers[@]}" 2>/dev/null || true
@@ -56,5 +69,8 @@ cmd_prune() {
     fi
   done
   close_old_modes
-  result "$(json_obj removed "$(json_strs "${removed[@]}")" kept "$(json_num "$kept")")"
+  local blobs
+  blobs=$(prune_store)
+  result "$(json_obj removed "$(json_strs "${removed[@]}")" kept "$(json_num "$kept")" \
+    blobs_removed "$(json_num "$blobs")")"
 }
