@@ -3,7 +3,7 @@ import type { Client, ClientChannel } from 'ssh2';
 import { appendTail, outputText, type ExecOptions, type ExecResult } from './types.js';
 
 /** How long an aborted command gets to report its end before we stop waiting for it. */
-const ABORT_GRACE_MS = 2_000;
+export const ABORT_GRACE_MS = 2_000;
 
 /** Prefix for a command whose first stdout line is its pid (sshd makes it a session leader). */
 export const PID_HEADER = 'echo $$ &&';
@@ -18,7 +18,8 @@ export interface ChannelHooks {
   killGroup?(pid: number): Promise<void>;
 }
 
-type RunOptions = Pick<ExecOptions, 'signal' | 'onOutput'>;
+/** What a run needs of ExecOptions (cwd and env are part of the command line). */
+export type RunOptions = Pick<ExecOptions, 'signal' | 'onOutput'>;
 
 /** Runs `command` (one complete shell command line, built with shellJoin) and collects its result. */
 export function runChannel(

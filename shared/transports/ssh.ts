@@ -1,9 +1,11 @@
-/** The SSH transport: one connection per stage; commands over exec channels, files over its SFTP. */
+/**
+ * The SSH transport: one connection per stage; commands through persistent shells on it
+ * (ssh-shell-pool.ts), files over its SFTP.
+ */
 import path from 'node:path';
 import type { Client, ConnectConfig } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { shellJoin, shellQuote } from '../shell.js';
-import { TransportError } from './errors.js';
 import { insideDir } from './paths.js';
 import { credentials } from './ssh-credentials.js';
 import { hostKeyFingerprint, normalizeFingerprint } from './host-key.js';
@@ -14,7 +16,9 @@ import {
   type HostKeyCheck,
   type SshTarget,
 } from './ssh-errors.js';
-import { PID_HEADER, runChannel, type ChannelHooks } from './ssh-exec.js';
+import type { ChannelHooks } from './ssh-exec.js';
+import { ShellPool } from './ssh-shell-pool.js';
+import { resolveWorkdir } from './ssh-workdir.js';
 import type { ExecOptions, ExecResult, Transport } from './types.js';
 
 /** How to reach a target over SSH. Exactly one of keyPath / agentSocket is normally given. */
@@ -49,6 +53,15 @@ export async function connectSsh(opts: SshConnectOptions): Promise<SshTransport>
     firstError ??= err;
   };
   client.on('error', onError);
+  // small packets both ways (a command, its frames): Nagle plus delayed ACKs cost ~40 ms each
+  client.once('connect', () => client.setNoDelay(true));
+  const shells = new ShellPool(client);
+  // the first shell starts (its login shell reads the rc files) while the SFTP channel opens
+  let workdir: Promise<string> | undefined;
+  client.once('ready', () => {
+    workdir = resolveWorkdir(shells, target, opts.workdir);
+    workdir.catch(() => undefined); // awaited below, unless the connect fails first
+  });
   const timeoutMs = opts.connectTimeoutMs ?? 10_000;
   const config: ConnectConfig = {
     host: opts.host,
@@ -73,8 +86,8 @@ export async function connectSsh(opts: SshConnectOptions): Promise<SshTransport>
     client.removeListener('error', onError);
   }
   try {
-    const workdir = await resolveWorkdir(client, target, opts.workdir);
-    return new SshTransport(sftp, client, target, keys.presented ?? '', workdir);
+    const abs = await (workdir ?? resolveWorkdir(shells, target, opts.workdir));
+    return new SshTransport(sftp, client, shells, target, keys.presented ?? '', abs);
   } catch (err) {
     await sftp.end().catch(() => undefined);
     throw err;
@@ -92,6 +105,7 @@ export class SshTransport implements Transport {
   constructor(
     private readonly sftp: SftpClient,
     private readonly client: Client,
+    private readonly shells: ShellPool,
     private readonly target: SshTarget,
     readonly hostKey: string,
     readonly workdir: string,
@@ -106,8 +120,9 @@ export class SshTransport implements Transport {
   }
 
   /**
-   * Runs argv as `echo $$ && cd <cwd> && exec env K=V… argv`, every word quoted by shellQuote;
-   * the pid line (stripped from the output) lets abort kill the command's process group.
+   * Runs argv as `cd -- <cwd> && exec env K=V… argv`, every word quoted by shellQuote, in one of
+   * the connection's shells, in its own process group (abort kills the group). An exit status
+   * above 128 that names a signal is reported as that signal, as a shell reports it.
    */
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     if (argv.length === 0) {
@@ -120,8 +135,11 @@ export class SshTransport implements Transport {
       return `${key}=${value}`;
     });
     const cwd = this.inside(opts.cwd ?? '.');
-    const command = `${PID_HEADER} cd -- ${shellQuote(cwd)} && exec ${shellJoin(['env', ...env, ...argv])}`;
-    return runChannel(this.client, command, opts, this.hooks(`\`${argv[0]}\``));
+    if (this.closed) {
+      throw new Error(`${this.describe}: the transport is closed`);
+    }
+    const line = `cd -- ${shellQuote(cwd)} && exec ${shellJoin(['env', ...env, ...argv])}`;
+    return this.shells.run(line, opts, this.hooks(`\`${argv[0]}\``));
   }
 
   /**
@@ -160,6 +178,7 @@ export class SshTransport implements Transport {
       return;
     }
     this.closed = true;
+    this.shells.close();
     if (this.down) {
       return;
     }
@@ -183,7 +202,7 @@ export class SshTransport implements Transport {
     return {
       killGroup: async (pid) => {
         const kill = shellJoin(['kill', '-KILL', '--', `-${pid}`]);
-        await runChannel(this.client, kill, {}, { lost: killFailed, openFailed: killFailed });
+        await this.shells.run(kill, {}, { lost: killFailed, openFailed: killFailed });
       },
       lost: (cause) => connectionLost(this.target, during, cause ?? this.lastError),
       openFailed: (err) => {
@@ -235,38 +254,6 @@ function pickTarget(opts: SshConnectOptions): SshTarget {
 /** The underlying ssh2 Client that ssh2-sftp-client owns (its types do not declare it). */
 function clientOf(sftp: SftpClient): Client {
   return (sftp as unknown as { client: Client }).client;
-}
-
-/** Resolves `~`, `~/x` and relative workdirs against the remote $HOME, then `mkdir -p`s it. */
-async function resolveWorkdir(client: Client, t: SshTarget, workdir: string): Promise<string> {
-  const lost = (cause: unknown): Error => connectionLost(t, 'connect', cause);
-  const failures: ChannelHooks = { lost, openFailed: lost };
-  const failed = (what: string, stderr: string): TransportError =>
-    new TransportError(
-      'ssh_workdir_failed',
-      `${what} on ${t.user}@${hostPort(t)}: ${stderr.trim() || 'no error output'}`,
-      'Check the workdir of the target and that the user may create it.',
-    );
-  let abs = workdir;
-  if (!path.posix.isAbsolute(workdir)) {
-    const home = await runChannel(
-      client,
-      shellJoin(['sh', '-c', 'printf %s "$HOME"']),
-      {},
-      failures,
-    );
-    if (home.code !== 0 || !home.stdout.startsWith('/')) {
-      throw failed('cannot read $HOME', home.stderr);
-    }
-    abs = path.posix.join(home.stdout, workdir.replace(/^~(\/|$)/, ''));
-  }
-  abs = path.posix.normalize(abs);
-  abs = abs.length > 1 ? abs.replace(/\/+$/, '') : abs;
-  const made = await runChannel(client, shellJoin(['mkdir', '-p', '--', abs]), {}, failures);
-  if (made.code !== 0) {
-    throw failed(`cannot create the workdir ${abs}`, made.stderr);
-  }
-  return abs;
 }
 
 /** Rejects when `promise` has not settled within `ms`. */
