@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import { loadBundleIndex, type BundleIndex } from '../../shared/bundle/bundle-index.js';
 import { bundleFile, tempPath, unlinkQuietly } from '../../shared/bundle/cache.js';
+import { StepError } from '../../shared/errors.js';
 import type { Transport } from '../../shared/transports/types.js';
 import type { StepHandle } from '../recorder.js';
 import { runChecked } from '../remote.js';
@@ -125,6 +126,21 @@ async function sendFull(c: Ctx, plan: StorePlan, h: StepHandle): Promise<Transfe
   return { cmd: 'full', arg };
 }
 
+/** The index of the cached bundle; a missing or damaged cache file is a StepError. */
+async function localIndex(cacheDir: string, sha: string): Promise<BundleIndex> {
+  try {
+    return await loadBundleIndex(cacheDir, sha);
+  } catch (err) {
+    const gone = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new StepError(
+      'transfer',
+      gone ? 'bundle_missing' : 'transfer_corrupt',
+      `the cached bundle ${sha} cannot be read (${(err as Error).message}); Retry with a rebuild`,
+      { cause: err },
+    );
+  }
+}
+
 /**
  * Step `transfer`: uploads the store keys, asks the target what it lacks, uploads the bundle
  * or a delta, and checks what arrived by its sha256 (`transfer_corrupt` when it differs).
@@ -137,7 +153,7 @@ export async function transferBundle(
 ): Promise<Transfer> {
   const sha = bundle.sha256;
   const [index, script] = await Promise.all([
-    loadBundleIndex(dirs.cacheDir, sha),
+    localIndex(dirs.cacheDir, sha),
     loadStoreScript(dirs.scriptsDir),
   ]);
   const files_total = index.entries.filter((e) => e.type === 'file').length;

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -217,6 +217,26 @@ for (const kind of ['local', 'ssh'] as const) {
       expect(err.message).to.match(/outside the release/);
       expect(existsSync(path.join(workdir, 'releases', `${b.sha256}.tmp`))).to.equal(false);
       expect(existsSync(path.join(workdir, 'escaped'))).to.equal(false);
+    });
+
+    it('refuses a cached bundle that does not match its sha256 before sending anything', async () => {
+      const otherCache = path.join(root, 'damaged-cache');
+      const fake = 'a'.repeat(64);
+      await mkdir(otherCache);
+      await copyFile(bundles[0].path, path.join(otherCache, `${fake}.tar.gz`));
+      const sent: string[] = [];
+      const watching = hooked(t, { afterPut: async (remote) => void sent.push(remote) });
+      const err = await transferBundle(
+        watching,
+        { cacheDir: otherCache, scriptsDir: DEFAULT_SCRIPTS_DIR },
+        { sha256: fake, size_bytes: bundles[0].size_bytes },
+        handle(),
+      ).then(
+        () => expect.fail('a damaged cached bundle was sent'),
+        (e: unknown) => e as StepError,
+      );
+      expect(err.code).to.equal('transfer_corrupt');
+      expect(sent).to.deep.equal([]);
     });
 
     it('prune removes the blobs no kept release links to', async () => {
