@@ -23,10 +23,10 @@ export interface FileEntry {
   source: string;
   id: FileId;
   /**
-   * `dev:ino:size:mtime_ns:ctime_ns` as the walk saw them, for the stat key (./stat-key.ts);
-   * absent when the walk did not record it.
+   * mtime and ctime (ms) as the walk saw them, for the stat key (./stat-key.ts) with `id` and
+   * `size`; absent when the walk did not record them. Numbers, not strings: 100k entries.
    */
-  stamp?: string;
+  stamp?: { mtimeMs: number; ctimeMs: number };
 }
 
 /** One tar entry; `file` entries are streamed from `source`, `buffer` entries are in memory. */
@@ -123,7 +123,10 @@ function fileEntry(w: Walk, statPath: string, childRel: string, archivePath: str
     size: Number(st.size),
     source: path.join(w.root, childRel),
     id: { dev: st.dev, ino: st.ino, links: 1 },
-    stamp: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`,
+    stamp: {
+      mtimeMs: Number(st.mtimeNs / 1000n) / 1000,
+      ctimeMs: Number(st.ctimeNs / 1000n) / 1000,
+    },
   };
   if (st.nlink > 1n) {
     w.nlinks.set(entry, Number(st.nlink));

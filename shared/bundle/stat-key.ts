@@ -1,6 +1,6 @@
 /**
  * The stat key: a cache key computed from what the walk already knows (paths, modes, and each
- * file's device, inode, size, mtime and ctime in nanoseconds), so an unchanged tree is found in
+ * file's device, inode, size, mtime and ctime), so an unchanged tree is found in
  * the cache without reading a byte. It maps to the content key (./input-key.ts) in
  * `<cacheDir>/stat-index/`; the content key stays the one that names what a bundle holds.
  *
@@ -21,22 +21,19 @@ export const STAT_INDEX = 'stat-index';
 
 /** The stat key of `entries` walked at `walkStartMs` (Date.now()), or null when one is racy. */
 export function statKey(entries: readonly BundleEntry[], walkStartMs: number): string | null {
-  const limitNs = BigInt(Math.floor(walkStartMs - RACY_MS)) * 1_000_000n;
+  const limit = walkStartMs - RACY_MS;
   const key = createHash('sha256');
   key.update(`${BUNDLE_FORMAT_VERSION};stat-key=1\n`);
   for (const e of entries) {
     let line: unknown[];
     if (e.kind === 'file') {
-      const parts = e.stamp?.split(':');
-      if (
-        !parts ||
-        parts.length !== 5 ||
-        BigInt(parts[3]) >= limitNs ||
-        BigInt(parts[4]) >= limitNs
-      ) {
+      const s = e.stamp;
+      if (!s || s.mtimeMs >= limit || s.ctimeMs >= limit) {
         return null;
       }
-      line = ['s', e.path, e.mode, e.stamp];
+      // µs precision is plenty: a change after the walk moves ctime by more than RACY_MS
+      const ids = `${e.id.dev}:${e.id.ino}`;
+      line = ['s', e.path, e.mode, e.size, ids, s.mtimeMs, s.ctimeMs];
     } else if (e.kind === 'buffer') {
       line = ['f', e.path, e.mode, sha256(e.content)];
     } else if (e.kind === 'symlink') {
