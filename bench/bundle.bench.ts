@@ -1,6 +1,8 @@
 /**
  * Bundle build benchmark: a synthetic scenario (~2,000 files, ~100 MB) built fresh and from the
- * cache, compared with `tar -czf` of the same tree in the same run. Prints ratios; no asserts.
+ * cache, compared with `tar -czf` of the same tree in the same run (median of runs). The tree is
+ * left to age past RACY_MS first, as a checked-out scenario is, so the cached rebuild may use
+ * the stat key (shared/bundle/stat-key.ts).
  * Run: npx tsx bench/bundle.bench.ts [files] [totalMB] [runs]
  */
 import { execFile } from 'node:child_process';
@@ -11,7 +13,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { buildBundle } from '../shared/bundle/build.js';
+import { RACY_MS } from '../shared/bundle/stat-key.js';
 import { manifestSchema } from '../shared/manifest.js';
+import { atMost, printTable, type BenchRow } from './table.js';
 
 /** Shape of the synthetic tree and how often each measurement repeats. */
 export interface BenchOptions {
@@ -66,10 +70,10 @@ async function peakRss(fn: () => Promise<unknown>): Promise<number> {
   return Math.max(peak, process.memoryUsage().rss);
 }
 
-/** Builds the tree, measures tar/fresh/cached `runs` times each, and prints a table. */
-export async function main(
+/** Builds the tree, measures tar/fresh/cached `runs` times each, returns the two rows. */
+export async function rows(
   opts: BenchOptions = { files: 2000, totalBytes: 100e6, runs: 3 },
-): Promise<void> {
+): Promise<BenchRow[]> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'stagecoach-bench-'));
   try {
     const scenarioDir = path.join(root, 'scenarios', 'bench');
@@ -82,6 +86,7 @@ export async function main(
     await mkdir(path.join(scriptsDir, 'lib'));
     await writeFile(path.join(scriptsDir, 'lib', 'common.sh'), '# sourced\n');
     await makeScenario(scenarioDir, opts);
+    const written = Date.now();
     const manifest = manifestSchema.parse({
       version: 1,
       scenario: { path: 'bench' },
@@ -92,13 +97,14 @@ export async function main(
     const build = (cacheDir: string) =>
       buildBundle({ manifest, scenariosDir: path.join(root, 'scenarios'), cacheDir, scriptsDir });
     const times = { tar: [] as number[], fresh: [] as number[], cached: [] as number[] };
-    let bundleBytes = 0;
+    let [bundleBytes, tarBytes] = [0, 0];
     let rss = 0;
     for (let run = 0; run < opts.runs; run++) {
       const tarOut = path.join(root, `baseline-${run}.tar.gz`);
       times.tar.push(
         await timed(() => promisify(execFile)('tar', ['-czf', tarOut, '-C', scenarioDir, '.'])),
       );
+      await new Promise((r) => setTimeout(r, Math.max(0, written + RACY_MS + 100 - Date.now())));
       const cacheDir = path.join(root, `cache-${run}`);
       const before = process.memoryUsage().rss;
       rss = Math.max(
@@ -107,32 +113,26 @@ export async function main(
       );
       times.cached.push(await timed(() => build(cacheDir)));
       bundleBytes = (await build(cacheDir)).size_bytes;
-      const tarBytes = (await stat(tarOut)).size;
+      tarBytes = (await stat(tarOut)).size;
       await rm(tarOut);
       await rm(cacheDir, { recursive: true });
-      if (run === 0) {
-        console.log(
-          `tree: ${opts.files} files, ${(opts.totalBytes / 1e6).toFixed(0)} MB; tar.gz ${(tarBytes / 1e6).toFixed(1)} MB, bundle ${(bundleBytes / 1e6).toFixed(1)} MB`,
-        );
-      }
     }
     const [tar, fresh, cached] = [median(times.tar), median(times.fresh), median(times.cached)];
-    console.table([
-      { measurement: 'tar -czf (baseline)', 'median s': tar.toFixed(2), ratio: '1.00 × tar' },
-      {
-        measurement: 'fresh build',
-        'median s': fresh.toFixed(2),
-        ratio: `${(fresh / tar).toFixed(2)} × tar`,
-      },
-      {
-        measurement: 'cached rebuild',
-        'median s': cached.toFixed(2),
-        ratio: `${(cached / fresh).toFixed(2)} × fresh`,
-      },
-    ]);
-    console.log(
-      `runs: ${opts.runs}; peak RSS growth during a fresh build: ${(rss / 1e6).toFixed(0)} MB`,
-    );
+    const tree = `${opts.files.toLocaleString('en')}-file / ${(opts.totalBytes / 1e6).toFixed(0)} MB tree`;
+    return [
+      atMost(
+        `bundle, fresh build vs \`tar -czf\` of the same ${tree}`,
+        fresh / tar,
+        1.0,
+        `${fresh.toFixed(2)} s vs ${tar.toFixed(2)} s, median of ${opts.runs}; ${(bundleBytes / 1e6).toFixed(1)} MB vs ${(tarBytes / 1e6).toFixed(1)} MB; RSS +${(rss / 1e6).toFixed(0)} MB`,
+      ),
+      atMost(
+        'bundle, cached rebuild vs fresh build',
+        cached / fresh,
+        0.05,
+        `${(cached * 1000).toFixed(0)} ms vs ${fresh.toFixed(2)} s, median of ${opts.runs}`,
+      ),
+    ];
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -140,5 +140,5 @@ export async function main(
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const [files, mb, runs] = process.argv.slice(2).map(Number);
-  await main({ files: files || 2000, totalBytes: (mb || 100) * 1e6, runs: runs || 3 });
+  printTable(await rows({ files: files || 2000, totalBytes: (mb || 100) * 1e6, runs: runs || 3 }));
 }
