@@ -15,7 +15,9 @@ shopt -s inherit_errexit 2>/dev/null || {
   exit 2
 }
 
-RELEASE_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+# dirname without its fork (every command pays it; a fork costs ms on a busy host)
+case ${BASH_SOURCE[0]} in */*) RELEASE_DIR=${BASH_SOURCE[0]%/*} ;; *) RELEASE_DIR=. ;; esac
+RELEASE_DIR=$(cd -- "${RELEASE_DIR:-/}" && pwd -P)
 CONFIG_DIR=$RELEASE_DIR/config
 KNOWN_RESOURCES=(postgres redis)
 STOP_GRACE_S=10

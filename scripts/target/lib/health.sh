@@ -27,8 +27,9 @@ check_service() {
   load_service "$1"
   H_PROCESS=false H_PORT=false H_HTTP=false H_STATUS=0 H_REASON='' H_FATAL=false
   local rec port
-  rec=$(live_record "$1")
-  port=$(service_info "$rec" 2)
+  # no $(…) here: every round of health's polling runs this
+  live_record_to rec "$1"
+  service_info_to port "$rec" 2
   SERVICE_PORT=${port:-$(slot_port "$rec")}
   # A crash since start fails at once: waiting out the timeout cannot help a crash loop.
   local crashed
@@ -41,7 +42,7 @@ check_service() {
     return
   fi
   local release
-  release=$(service_info "$rec" 3)
+  service_info_to release "$rec" 3
   if [[ -n $release && $release != "$RELEASE_DIR" ]]; then
     H_REASON="the running process belongs to release ${release##*/}; run ./manage.sh start in this release"
     H_FATAL=true

@@ -21,7 +21,7 @@ cmd_start() {
   load_app_env
   load_resource_env
   load_slots
-  local -a plan=() keep=() entries=() launched=()
+  local -a plan=() keep=() entries=() launched=() watched=()
   # Decide, and refuse a busy port, before stopping anything: a refusal costs no downtime.
   for name in "${SERVICES[@]}"; do
     load_service "$name"
@@ -54,12 +54,13 @@ cmd_start() {
     launch_service "$rec" "$port"
     write_private "$RUN/$name.pending" "$rec"
     launched+=("$rec")
+    watched+=("$rec $port")
     say "service $name: started (pid $LAUNCHED_PID, port $port, log $LOGS/$name.log)"
     entries+=("$(json_obj name "$(json_str "$name")" record "$(json_str "$rec")" \
       pid "$(json_num "$LAUNCHED_PID")" port "$(json_num "$port")")")
   done
   # Catch commands that die at once (not found, syntax error) here rather than in `health`.
-  if ((${#launched[@]})); then sleep 0.2; fi
+  watch_launched "${watched[@]}"
   for rec in "${launched[@]}"; do
     if ! service_pid "$rec" >/dev/null || record_crashed "$rec" >/dev/null; then
       name=${rec%.b}
@@ -70,6 +71,27 @@ cmd_start() {
     fi
   done
   result "$(json_obj services "[$(join_json "${entries[@]}")]")"
+}
+
+# Watches the instances start launched ("<record> <port>" each) until every one listens on its
+# port (it is up; `health` checks it properly next), one of them is gone or has exited (the
+# caller reports it), or 10 rounds 20 ms apart (≥ 0.2 s, what a fixed pause here used to be)
+# have passed. A service that is fine costs the time it takes to listen, which `health` would
+# wait for anyway. No forks but the sleep between rounds (read_tcp_inodes reads /proc).
+watch_launched() {
+  local i entry up
+  for ((i = 0; i < 10; i++)); do
+    up=true
+    for entry in "$@"; do
+      if ! service_pid "${entry% *}" >/dev/null || record_crashed "${entry% *}" >/dev/null; then
+        return 0
+      fi
+      read_tcp_inodes 0A "${entry##* }"
+      ((${#TCP_INODES[@]})) || up=false
+    done
+    if $up; then return 0; fi
+    sleep 0.02
+  done
 }
 
 # promote: this release serves. The edge's service switches to the instance start launched

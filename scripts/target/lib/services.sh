@@ -18,9 +18,16 @@ service_pid() {
 
 # Field $2 (1 start time, 2 port, 3 release dir) of service $1's run info.
 service_info() {
-  local -a f=('' '' '')
-  if [[ -f $RUN/$1.info ]]; then read -r 'f[0]' 'f[1]' 'f[2]' <"$RUN/$1.info" || true; fi
-  printf '%s' "${f[$2 - 1]}"
+  local __out
+  service_info_to __out "$1" "$2"
+  printf '%s' "$__out"
+}
+
+# Sets variable $1 to field $3 of record $2's run info (service_info, without a subshell).
+service_info_to() {
+  local -a __f=('' '' '')
+  if [[ -f $RUN/$2.info ]]; then read -r '__f[0]' '__f[1]' '__f[2]' <"$RUN/$2.info" || true; fi
+  printf -v "$1" '%s' "${__f[$3 - 1]}"
 }
 
 # Stops service $1 (TERM to its process group, KILL after the grace period). True when it ran.
@@ -130,6 +137,10 @@ rotate_service_log() {
   [[ $max =~ ^[1-9][0-9]{0,15}$ ]] ||
     die 2 "STAGECOACH_LOG_MAX_BYTES '$max' is not a positive number of bytes"
   [[ -f $log && ! -L $log ]] || return 0
+  # the usual case, a log under the limit, costs one stat and no lock (checked again under it)
+  local size
+  size=$(stat -c %s -- "$log") || size=$((max + 1))
+  ((size > max)) || return 0
   (
     exec 8>>"$LOGS/.rotate.lock" && flock -w 10 8 || exit 1
     local size i tmp
@@ -169,13 +180,16 @@ rotate_service_logs() {
 launch_service() {
   local rec=$1 port=$2 name=$SERVICE_NAME log=$LOGS/$SERVICE_NAME.log pid
   load_restart_settings
-  (umask 077 && touch -- "$log")
+  # created private (no fork when it exists: a fork costs ms on a busy host, start runs this)
+  if [[ ! -e $log ]]; then (umask 077 && : >>"$log"); fi
   rotate_service_log "$name" || true
   if [[ ${SYSTEMD_MODE:-} == true ]]; then
     systemd_launch_record "$rec" "$port"
     return
   fi
-  printf '\n==== %s starting %s (release %s, port %s): %s\n' "$(date -u +%FT%TZ)" "$rec" \
+  local now
+  TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+  printf '\n==== %s starting %s (release %s, port %s): %s\n' "$now" "$rec" \
     "${RELEASE_DIR##*/}" "$port" "$SERVICE_START" >>"$log"
   # An earlier run's state must not speak for this one (record_crashed reads it).
   rm -f -- "$RUN/$rec.sup"

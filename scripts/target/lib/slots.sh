@@ -22,19 +22,35 @@ load_slots() {
 
 # The record of service $1 that serves (the one the edge routes to).
 serving_record() {
-  local rec=''
-  read -r rec 2>/dev/null <"$RUN/$1.serving" || true
-  if [[ $1 == "$ZD_SERVICE" && $rec == "$1.b" ]]; then printf '%s' "$rec"; else printf '%s' "$1"; fi
+  local __out
+  serving_record_to __out "$1"
+  printf '%s' "$__out"
+}
+
+# Sets variable $1 to serving_record $2, without the subshell a $(…) costs (health polls it).
+# (Each of these names its locals apart: printf -v would set a local of the same name.)
+serving_record_to() {
+  local __sr=''
+  read -r __sr 2>/dev/null <"$RUN/$2.serving" || true
+  if [[ $2 != "$ZD_SERVICE" || $__sr != "$2.b" ]]; then __sr=$2; fi
+  printf -v "$1" '%s' "$__sr"
 }
 
 # The record a check of service $1 looks at: the one `start` launched, else the serving one.
 live_record() {
-  local rec=''
-  read -r rec 2>/dev/null <"$RUN/$1.pending" || true
-  if [[ $rec == "$1" || ($1 == "$ZD_SERVICE" && $rec == "$1.b") ]]; then
-    printf '%s' "$rec"
+  local __out
+  live_record_to __out "$1"
+  printf '%s' "$__out"
+}
+
+# Sets variable $1 to live_record $2 (no subshell).
+live_record_to() {
+  local __lr=''
+  read -r __lr 2>/dev/null <"$RUN/$2.pending" || true
+  if [[ $__lr == "$2" || ($2 == "$ZD_SERVICE" && $__lr == "$2.b") ]]; then
+    printf -v "$1" '%s' "$__lr"
   else
-    serving_record "$1"
+    serving_record_to "$1" "$2"
   fi
 }
 
