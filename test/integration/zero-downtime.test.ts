@@ -84,8 +84,27 @@ describe('zero-downtime re-deploy behind managed Caddy', function () {
     expect(failures, 'failed requests through Caddy').to.deep.equal([]);
     expect(seen).to.deep.equal(['hello from version 1\n', 'hello from version 2\n']);
     // the new release runs on the spare port; the old instance drained
-    const service = (d.deploy_result.services as { record: string; port: number }[])[0];
+    const service = (
+      d.deploy_result.services as { record: string; port: number; pid: number }[]
+    )[0];
     expect(service).to.include({ record: 'web.b', port: spare });
     expect(d.deploy_result.drained).to.deep.equal(['web']);
+    expect(d.deploy_result.unchanged).to.equal(false);
+
+    // the same release again: left running (same instance, nothing drained), Caddy still routes
+    const again = await api.call('POST', `/api/v1/deployments/${id}/redeploy`, {});
+    expect(again.status, JSON.stringify(again.body)).to.equal(202);
+    const same = await api.waitFor(id, ['deployed', 'failed'], 120_000);
+    expect(same.status, `${same.error_step}: ${same.error_message}`).to.equal('deployed');
+    expect(same.deploy_result.unchanged, same.deploy_result.restart_reason).to.equal(true);
+    expect(same.deploy_result.services[0]).to.include({ record: 'web.b', pid: service.pid });
+    expect(same.deploy_result.drained).to.deep.equal([]);
+    const steps = (same.deploy_result.steps as { id: string; skipped?: boolean }[])
+      .filter((x) => !x.skipped)
+      .map((x) => x.id);
+    expect(steps).to.include.members(['health_check', 'edge_configure', 'https_check']);
+    expect(steps).to.not.include.members(['start_services']);
+    const answer = await get();
+    expect('body' in answer && answer.body).to.equal('hello from version 2\n');
   });
 });

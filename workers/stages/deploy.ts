@@ -1,29 +1,20 @@
 /**
- * Stage deploy: resources, scenario build, the release's services beside the serving ones,
- * health checks, the edge switch, then promote (the old instance drains). A failure of the new
- * release puts the previous one back (./rollback.ts).
+ * Stage deploy: resources, scenario build, then the release served (./serve-release.ts): an
+ * unchanged release that serves healthy is left running (./unchanged.ts); any other starts beside
+ * the serving one, is health-checked, the edge switched, then promoted (the old instance drains),
+ * and its failure puts the previous one back (./rollback.ts). Old releases are pruned last.
  */
-import { edgePlan } from '../../shared/edge.js';
 import { StepError } from '../../shared/errors.js';
 import type { Manifest } from '../../shared/manifest.js';
 import type { DeploymentRow } from '../../shared/repositories/deployments.js';
-import { findRelease, markRemoved, recordRelease } from '../../shared/repositories/releases.js';
+import { findRelease, markRemoved } from '../../shared/repositories/releases.js';
 import type { Transport } from '../../shared/transports/types.js';
 import type { StageContext } from '../context.js';
 import type { StageRecorder } from '../recorder.js';
 import { manage, targetPaths } from '../remote.js';
-import { runEdge } from './edge.js';
-import { releaseFacts, type ReleaseFacts } from './release-facts.js';
-import { markServed, rollBack } from './rollback.js';
-import { mayBeUnchanged, short, unchangedVerdict } from './unchanged.js';
-
-/** What a deploy run puts in place: the deployment's bundle, or the release a rollback names. */
-interface DeployTarget {
-  sha256: string;
-  manifest: Manifest;
-  /** A rollback by hand: the release becomes the deployment's own bundle and manifest. */
-  adopt: boolean;
-}
+import { releaseFacts } from './release-facts.js';
+import { serveRelease, TITLES, type DeployRun, type DeployTarget } from './serve-release.js';
+import { mayBeUnchanged } from './unchanged.js';
 
 async function deployTarget(ctx: StageContext, d: DeploymentRow): Promise<DeployTarget | null> {
   const wanted = d.run_kind === 'rollback' ? d.run_options?.release : undefined;
@@ -36,31 +27,6 @@ async function deployTarget(ctx: StageContext, d: DeploymentRow): Promise<Deploy
   return release && !release.removed_at
     ? { sha256: wanted, manifest: release.manifest as unknown as Manifest, adopt: true }
     : null;
-}
-
-/** What a step runner of this stage needs (one deploy run). */
-interface DeployRun {
-  ctx: StageContext;
-  d: DeploymentRow;
-  t: Transport;
-  rec: StageRecorder;
-  lease: { token: string; signal?: AbortSignal };
-  target: DeployTarget;
-  run: (
-    step: string,
-    code: string,
-    command: string,
-    args?: string[],
-    extra?: object,
-  ) => Promise<Record<string, unknown>>;
-}
-
-/** What serving the release did: its instances, health, edge and drained records. */
-interface Served {
-  services: unknown[];
-  health: Record<string, unknown>;
-  edge: Record<string, unknown> | null;
-  drained: unknown[];
 }
 
 /** Starts the release on the target and returns when it serves, healthy. */
@@ -101,7 +67,6 @@ export async function runDeploy(
         ...extra,
       }),
     );
-  const dr: DeployRun = { ctx, d, t, rec, lease, target, run };
   // steps with nothing to do are skipped here rather than asked of the target
   const resources = facts.hasResources
     ? await run('start_resources', 'resource_start_failed', 'start-resources', [], {
@@ -111,17 +76,7 @@ export async function runDeploy(
   const build = facts.built
     ? skip('build', `release ${sha256} is already built on the target`, { skipped: true })
     : await run('build', 'build_failed', 'build');
-  let verdict = unchangedVerdict(d, sha256, target.adopt, facts);
-  let served: Served | null = null;
-  if (verdict.unchanged) {
-    const kept = await keepServing(dr, facts);
-    if ('reason' in kept) {
-      verdict = { unchanged: false, reason: kept.reason };
-    } else {
-      served = kept;
-    }
-  }
-  served ??= await startAndPromote(dr, facts.serving);
+  const { served, verdict } = await serveRelease({ ctx, d, t, rec, lease, target, run }, facts);
   // the deployment is healthy now; a failed clean-up is reported in its step, not fatal. Only
   // when the target may hold more than it keeps (the serving, this and KEEP_RELEASES others).
   const pruned =
@@ -131,7 +86,8 @@ export async function runDeploy(
         )
       : skip('prune', `the target holds ${facts.releases} releases`, { removed: [] });
   const removed = (pruned as Record<string, unknown>).removed;
-  if (Array.isArray(removed)) {
+  // a transaction that locks the row: only when there is something to record
+  if (Array.isArray(removed) && removed.length > 0) {
     await markRemoved(ctx.db, d.id, lease.token, removed as string[]);
   }
   const { health, edge } = served;
@@ -158,101 +114,5 @@ export async function runDeploy(
   };
 }
 
-/**
- * The unchanged release that serves: one round of health checks and the edge's (Caddy is left
- * as it is when its config is unchanged, started when it is not running), start and promote
- * skipped. A failed check returns why; the caller then starts the release as any other.
- */
-async function keepServing(
-  dr: DeployRun,
-  facts: ReleaseFacts,
-): Promise<Served | { reason: string }> {
-  const { ctx, rec, t, target, lease } = dr;
-  const release = targetPaths(target.sha256).release;
-  let health: Record<string, unknown>;
-  let edge: Record<string, unknown> | null;
-  try {
-    // timeout 0: one round, no polling; a service that does not answer now is restarted
-    health = await rec.step('health_check', 'Health checks of the serving release', (h) =>
-      manage(t, release, 'health', ['0'], {
-        step: 'health_check',
-        code: 'health_check_failed',
-        handle: h,
-        home: t.workdir,
-        signal: lease.signal,
-      }),
-    );
-    edge = await runEdge(ctx, target.manifest, edgePlan(target.manifest, ''), t, release, rec);
-  } catch (err) {
-    if (!(err instanceof StepError) || lease.signal?.aborted) {
-      throw err;
-    }
-    return { reason: `the serving release failed its checks: ${err.message.split('\n')[0]}` };
-  }
-  const why = `release ${short(target.sha256)} already serving and healthy`;
-  rec.skipped('start_services', TITLES.start_services, why);
-  rec.skipped('promote', TITLES.promote, why);
-  const services = facts.instances.map(({ name, record, pid, port }) => ({
-    name,
-    record,
-    pid,
-    port,
-  }));
-  return { services, health, edge, drained: [] };
-}
-
-/** Start → health → edge → promote; a failure puts the previous release back (./rollback.ts). */
-async function startAndPromote(dr: DeployRun, previous: string | null): Promise<Served> {
-  const { ctx, d, t, rec, lease, target, run } = dr;
-  const { sha256, manifest } = target;
-  if (!target.adopt && d.bundle) {
-    await recordRelease(ctx.db, d.id, lease.token, { bundle: d.bundle, manifest: d.manifest });
-  }
-  const release = targetPaths(sha256).release;
-  let started: Record<string, unknown>;
-  let health: Record<string, unknown>;
-  let edge: Record<string, unknown> | null;
-  try {
-    started = await run('start_services', 'service_start_failed', 'start', [], {
-      exitCodes: { 3: 'port_in_use' },
-    });
-    health = await run('health_check', 'health_check_failed', 'health', [
-      String(manifest.health.timeout_s),
-    ]);
-    edge = await runEdge(ctx, manifest, edgePlan(manifest, ''), t, release, rec);
-  } catch (err) {
-    if (err instanceof StepError && !lease.signal?.aborted) {
-      const outcome = await rollBack({
-        ctx,
-        d,
-        t,
-        rec,
-        token: lease.token,
-        failed: sha256,
-        previous,
-      });
-      Object.assign(rec.facts, outcome);
-    }
-    throw err;
-  }
-  const promoted = await run('promote', 'promote_failed', 'promote');
-  await markServed(ctx, d, lease.token, sha256, target.adopt);
-  return {
-    services: (started.services as unknown[] | undefined) ?? [],
-    health,
-    edge,
-    drained: (promoted.drained as unknown[] | undefined) ?? [],
-  };
-}
-
 /** Releases kept on a target besides the current one (rollback targets). */
 const KEEP_RELEASES = 3;
-
-const TITLES: Record<string, string> = {
-  start_resources: 'Start resources',
-  build: 'Build the scenario',
-  start_services: 'Start services',
-  health_check: 'Health checks (processes, ports, HTTP)',
-  promote: 'Switch to the new release (the old one drains)',
-  prune: 'Remove old releases',
-};
