@@ -1,9 +1,7 @@
 /** One command on one exec channel of an ssh2 Client: streamed, abortable, aware of a dropped link. */
 import type { Client, ClientChannel } from 'ssh2';
-import { appendTail, outputText, type ExecOptions, type ExecResult } from './types.js';
-
-/** How long an aborted command gets to report its end before we stop waiting for it. */
-export const ABORT_GRACE_MS = 2_000;
+import { RemoteRun } from './remote-run.js';
+import { outputText, type ExecOptions, type ExecResult } from './types.js';
 
 /** Prefix for a command whose first stdout line is its pid (sshd makes it a session leader). */
 export const PID_HEADER = 'echo $$ &&';
@@ -42,45 +40,23 @@ export function runChannel(
   });
 }
 
-/** The state of one running command. */
-class ChannelRun {
-  private readonly out = { stdout: '', stderr: '' };
+/** The state of one running command on its own channel. */
+class ChannelRun extends RemoteRun {
   private channel?: ClientChannel;
   private exit?: { code: number | null; signal: string | null };
-  private pid?: number;
   private head: string | undefined;
-  private aborted = false;
-  private settled = false;
-  private graceTimer?: NodeJS.Timeout;
-  private readonly onAbort = (): void => this.abort();
 
   constructor(
-    private readonly opts: RunOptions,
-    private readonly hooks: ChannelHooks,
-    private readonly resolve: (r: ExecResult) => void,
-    private readonly reject: (e: Error) => void,
+    opts: RunOptions,
+    hooks: ChannelHooks,
+    resolve: (r: ExecResult) => void,
+    reject: (e: Error) => void,
   ) {
+    super(opts, hooks, resolve, reject);
     this.head = hooks.killGroup ? '' : undefined;
-    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
-  killed(): ExecResult {
-    return { code: null, signal: 'SIGKILL', ...this.out };
-  }
-
-  finish(settle: () => void): void {
-    if (!this.settled) {
-      this.settled = true;
-      clearTimeout(this.graceTimer);
-      this.opts.signal?.removeEventListener('abort', this.onAbort);
-      settle();
-    }
-  }
-
-  fail(err: Error): void {
-    this.finish(() => this.reject(err));
-  }
-
+  /** Takes the opened channel's output, exit and close. */
   attach(ch: ClientChannel): void {
     this.channel = ch;
     ch.setEncoding('utf8');
@@ -134,21 +110,13 @@ class ChannelRun {
     }
   }
 
-  private emit(stream: 'stdout' | 'stderr', chunk: string): void {
-    this.out[stream] = appendTail(this.out[stream], chunk);
-    this.opts.onOutput?.(stream, chunk);
-  }
-
   /**
    * Sends the SSH `signal` request (sshd honours it only with privilege separation, so not for
    * root logins), kills the process group over a second channel, then closes this one.
    */
-  private abort(): void {
+  protected abort(): void {
     this.aborted = true;
-    this.graceTimer ??= setTimeout(() => {
-      this.channel?.close();
-      this.finish(() => this.resolve(this.killed()));
-    }, ABORT_GRACE_MS);
+    this.graceThen(() => this.channel?.close());
     const ch = this.channel;
     if (ch === undefined) {
       return;
@@ -166,9 +134,6 @@ class ChannelRun {
   }
 
   private killRemote(): void {
-    const pid = this.pid!;
-    void (this.hooks.killGroup?.(pid) ?? Promise.resolve())
-      .catch(() => undefined)
-      .finally(() => this.channel?.close());
+    void this.killGroup().finally(() => this.channel?.close());
   }
 }

@@ -1,50 +1,26 @@
 /** One command in a persistent shell (ssh-shell.ts): its output, its pid, its end frames, its abort. */
-import { ABORT_GRACE_MS, type ChannelHooks, type RunOptions } from './ssh-exec.js';
-import { appendTail, type ExecResult, type OutputStream } from './types.js';
+import { RemoteRun } from './remote-run.js';
+import type { ChannelHooks, RunOptions } from './ssh-exec.js';
+import type { ExecResult, OutputStream } from './types.js';
 
 /** One command in a shell: its streams, its pid, its end frames. */
-export class ShellRun {
-  onSettled?: () => void;
-  private readonly out = { stdout: '', stderr: '' };
+export class ShellRun extends RemoteRun {
   private readonly ended = { stdout: false, stderr: false };
   private status: { code: number | null; signal: string | null } = { code: null, signal: null };
-  private pid?: number;
-  private aborted = false;
-  private settled = false;
-  private graceTimer?: NodeJS.Timeout;
-  private readonly onAbort = (): void => this.abort();
 
   constructor(
-    private readonly opts: RunOptions,
-    private readonly hooks: ChannelHooks,
-    private readonly resolve: (r: ExecResult) => void,
-    private readonly reject: (e: Error) => void,
+    opts: RunOptions,
+    hooks: ChannelHooks,
+    resolve: (r: ExecResult) => void,
+    reject: (e: Error) => void,
     private readonly giveUp: () => void,
   ) {
-    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+    super(opts, hooks, resolve, reject);
   }
 
   /** True once the command's process exists (it reported its pid). */
   get started(): boolean {
     return this.pid !== undefined;
-  }
-
-  killed(): ExecResult {
-    return { code: null, signal: 'SIGKILL', ...this.out };
-  }
-
-  finish(settle: () => void): void {
-    if (!this.settled) {
-      this.settled = true;
-      clearTimeout(this.graceTimer);
-      this.opts.signal?.removeEventListener('abort', this.onAbort);
-      this.onSettled?.();
-      settle();
-    }
-  }
-
-  fail(err: Error): void {
-    this.finish(() => this.reject(err));
   }
 
   /** The shell went away while the command ran. */
@@ -54,17 +30,13 @@ export class ShellRun {
     );
   }
 
-  emit(stream: OutputStream, chunk: string): void {
-    this.out[stream] = appendTail(this.out[stream], chunk);
-    this.opts.onOutput?.(stream, chunk);
-  }
-
+  /** A frame of this command: its pid, or one stream's end (stdout's carries the exit status). */
   frame(stream: OutputStream, frame: string): void {
     const [, kind, value = '', signal = ''] = frame.split(':');
     if (stream === 'stdout' && kind === 'p') {
       this.pid = Number(value);
       if (this.aborted) {
-        this.killRemote();
+        void this.killGroup();
       }
       return;
     }
@@ -82,18 +54,11 @@ export class ShellRun {
   }
 
   /** Kills the command's process group (over another shell or channel) and awaits its end. */
-  private abort(): void {
+  protected abort(): void {
     this.aborted = true;
-    this.graceTimer ??= setTimeout(() => {
-      this.giveUp();
-      this.finish(() => this.resolve(this.killed()));
-    }, ABORT_GRACE_MS);
+    this.graceThen(() => this.giveUp());
     if (this.pid !== undefined) {
-      this.killRemote();
+      void this.killGroup();
     }
-  }
-
-  private killRemote(): void {
-    void (this.hooks.killGroup?.(this.pid!) ?? Promise.resolve()).catch(() => undefined);
   }
 }
