@@ -75,7 +75,9 @@ export async function runDeploy(
     : skip('start_resources', 'the release declares no resources', { resources: [] });
   const build = facts.built
     ? skip('build', `release ${sha256} is already built on the target`, { skipped: true })
-    : await run('build', 'build_failed', 'build');
+    : !facts.builds
+      ? skip('build', 'no service of the release has a build command', { skipped: true })
+      : await run('build', 'build_failed', 'build');
   const { served, verdict } = await serveRelease({ ctx, d, t, rec, lease, target, run }, facts);
   // the deployment is healthy now; a failed clean-up is reported in its step, not fatal. Only
   // when the target may hold more than it keeps (the serving, this and KEEP_RELEASES others).

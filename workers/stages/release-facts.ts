@@ -1,7 +1,8 @@
 /**
  * What the deploy stage needs to know of the target before it starts, read in one command: is
- * the release set up, its scenario built, does it declare resources, which release serves, how
- * many releases the target keeps, and (when asked) the state of each of its serving instances.
+ * the release set up, its scenario built, does it declare resources or build commands, which
+ * release serves, how many releases the target keeps, and (when asked) the state of each of its
+ * serving instances.
  * The worker decides from these which steps have work to do (./unchanged.ts for the instances).
  */
 import type { Transport } from '../../shared/transports/types.js';
@@ -26,6 +27,8 @@ export interface InstanceFact {
 export interface ReleaseFacts {
   setUp: boolean;
   built: boolean;
+  /** A service of the release has a build command (SERVICE_BUILD is not empty). */
+  builds: boolean;
   /** The release's config declares resources (STAGECOACH_RESOURCES is not empty). */
   hasResources: boolean;
   /** The release `current` points at, when promote marked it (it passed its health checks). */
@@ -47,6 +50,11 @@ test -f "$r/.build-ok" && echo built 1
 grep -q "^STAGECOACH_RESOURCES=''\\$" "$r/config/stagecoach.env" 2>/dev/null || echo resources 1
 l=$(readlink -- current 2>/dev/null) && test -f "$l/.promoted" && echo serving "\${l##*/}"
 n=0; for d in releases/*/.setup-ok; do test -e "$d" && n=$((n + 1)); done; echo releases $n
+for f in "$r"/config/services/*.env; do
+  while IFS= read -r x; do
+    case $x in "SERVICE_BUILD=''" | SERVICE_BUILD=) ;; SERVICE_BUILD=*) echo builds 1 && break 2 ;; esac
+  done <"$f"
+done 2>/dev/null
 test "$2" = 1 && test "\${l##*/}" = "\${r##*/}" || exit 0
 set -f
 # sets S (InstanceFact state), P (pid), Q (port) of record $1 of service $2; no subshell
@@ -104,6 +112,7 @@ export async function releaseFacts(
   return {
     setUp: r.code === 0 && facts.get('setup') === '1',
     built: facts.get('built') === '1',
+    builds: facts.get('builds') === '1',
     hasResources: facts.get('resources') === '1',
     serving: SHA256.test(serving) ? serving : null,
     releases: Number(facts.get('releases') ?? 0),

@@ -21,6 +21,7 @@ const instance = (state: string, name = 'web'): InstanceFact => ({
 const facts = (over: Partial<ReleaseFacts> = {}): ReleaseFacts => ({
   setUp: true,
   built: true,
+  builds: false,
   hasResources: false,
   serving: A,
   releases: 1,
