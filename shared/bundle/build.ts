@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { manifestSchema, type Manifest } from '../manifest.js';
+import { IndexFileWriter } from './index-file.js';
 import {
   bundleFile,
   ensureCacheDirs,
@@ -93,14 +94,18 @@ export async function buildBundle(opts: BuildBundleOptions): Promise<BuiltBundle
   await removeStaleTemps(path.join(cacheDir, INDEX));
   await removeStaleTemps(path.join(cacheDir, STAT_INDEX));
   const tmp = tempPath(cacheDir, '.tar.gz');
+  // the bundle's index, written as the tar is: setup reads it instead of the tar.gz
+  const index = new IndexFileWriter(cacheDir);
   try {
-    const { sha256, size } = await writeTarGz(entries, fileHashes, tmp);
+    const { sha256, size } = await writeTarGz(entries, fileHashes, tmp, index.add);
+    await index.finish(sha256);
     const final = bundleFile(cacheDir, sha256);
     await publish(tmp, final);
     await writeIndex(cacheDir, key, sha256);
     await remember();
     return { sha256, size_bytes: size, path: final, cached: false, input_key: key };
   } catch (err) {
+    await index.discard();
     await unlinkQuietly(tmp);
     throw err;
   }

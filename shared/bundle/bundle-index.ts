@@ -1,16 +1,18 @@
 /**
- * A bundle's index: every entry of its tar.gz (path, type, mode, size, sha256, symlink target),
- * read by streaming the archive once. Delta uploads compare it with what a target holds.
+ * A bundle's index: every entry of its tar.gz (path, type, mode, size, sha256, symlink target).
+ * Builds write it beside the bundle (./index-file.ts); for a bundle built before they did, it
+ * is read by streaming the archive once. Delta uploads compare it with what a target holds.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
-import { bundleFile, publish, tempPath } from './cache.js';
+import { bundleFile } from './cache.js';
 import { isErrno } from './errors.js';
+import { IndexFileWriter, readIndexFile } from './index-file.js';
 
 /** One entry of a bundle, in archive order. `path` has no trailing slash. */
 export type IndexEntry =
@@ -24,8 +26,8 @@ export interface BundleIndex {
   entries: IndexEntry[];
 }
 
-/** Bumped when the index's meaning changes: an older cached index is then recomputed. */
-const INDEX_VERSION = 1;
+/** The version of `<sha>.index.json` files (one JSON document) that workers cached before. */
+const LEGACY_INDEX_VERSION = 1;
 
 /** True for a relative path with no empty, `.` or `..` component (what a release may hold). */
 export function isSafeRelativePath(p: string): boolean {
@@ -36,12 +38,37 @@ export function isSafeRelativePath(p: string): boolean {
   );
 }
 
-/** Reads the index of `<cacheDir>/<sha256>.tar.gz`, computing and caching it on first use. */
+/**
+ * Reads the index of `<cacheDir>/<sha256>.tar.gz`: the one its build wrote (or a worker cached
+ * before as `<sha>.index.json`), else computed from the archive and cached on first use.
+ */
 export async function loadBundleIndex(cacheDir: string, sha256: string): Promise<BundleIndex> {
-  const cached = path.join(cacheDir, `${sha256}.index.json`);
+  const written = await readIndexFile(cacheDir, sha256);
+  if (written) {
+    return written;
+  }
+  const legacy = await readLegacyIndex(cacheDir, sha256);
+  if (legacy) {
+    return legacy;
+  }
+  const index = await computeBundleIndex(bundleFile(cacheDir, sha256), sha256);
+  const out = new IndexFileWriter(cacheDir);
   try {
-    const parsed = JSON.parse(await readFile(cached, 'utf8')) as BundleIndex & { v: number };
-    if (parsed.v === INDEX_VERSION && parsed.bundle === sha256) {
+    index.entries.forEach(out.add);
+    await out.finish(sha256);
+  } catch (err) {
+    await out.discard();
+    throw err;
+  }
+  return index;
+}
+
+/** The one-document index an earlier worker cached, or null (none, damaged, another bundle). */
+async function readLegacyIndex(cacheDir: string, sha256: string): Promise<BundleIndex | null> {
+  try {
+    const text = await readFile(path.join(cacheDir, `${sha256}.index.json`), 'utf8');
+    const parsed = JSON.parse(text) as BundleIndex & { v: number };
+    if (parsed.v === LEGACY_INDEX_VERSION && parsed.bundle === sha256) {
       return { bundle: parsed.bundle, entries: parsed.entries };
     }
   } catch (err) {
@@ -49,11 +76,7 @@ export async function loadBundleIndex(cacheDir: string, sha256: string): Promise
       throw err;
     }
   }
-  const index = await computeBundleIndex(bundleFile(cacheDir, sha256), sha256);
-  const tmp = tempPath(cacheDir, '.index.json');
-  await writeFile(tmp, JSON.stringify({ v: INDEX_VERSION, ...index }), { mode: 0o600, flag: 'wx' });
-  await publish(tmp, cached);
-  return index;
+  return null;
 }
 
 /**

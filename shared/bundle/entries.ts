@@ -11,22 +11,24 @@ import {
   isRaceErrno,
   slicer,
   withDirectory,
-  type FileId,
+  type SourceFile,
+  type SourceRoot,
 } from './source-file.js';
 
-/** A scenario file: streamed from `source` once openSource has checked it against `id`. */
-export interface FileEntry {
+/**
+ * A scenario file, read from its source path (`root`, see sourcePath) once openSource has
+ * checked it against what the walk saw. Flat and small: a tree may hold 100k of them, so no
+ * per-file source path or nested objects (about 200 bytes each).
+ */
+export interface FileEntry extends SourceFile {
   kind: 'file';
-  path: string;
   mode: number;
-  size: number;
-  source: string;
-  id: FileId;
   /**
-   * mtime and ctime (ms) as the walk saw them, for the stat key (./stat-key.ts) with `id` and
-   * `size`; absent when the walk did not record them. Numbers, not strings: 100k entries.
+   * mtime and ctime (ms) as the walk saw them, for the stat key (./stat-key.ts) with `dev`,
+   * `ino` and `size`; absent when the walk did not record them.
    */
-  stamp?: { mtimeMs: number; ctimeMs: number };
+  mtimeMs?: number;
+  ctimeMs?: number;
 }
 
 /** One tar entry; `file` entries are streamed from `source`, `buffer` entries are in memory. */
@@ -56,7 +58,7 @@ const FILE_MODE = 0o644;
 export async function collectTreeEntries(root: string, prefix: string): Promise<BundleEntry[]> {
   const out: BundleEntry[] = [{ kind: 'directory', path: prefix }];
   const nlinks = new Map<FileEntry, number>();
-  await walk({ root, prefix, out, nlinks, pause: slicer() }, '');
+  await walk({ root, prefix, from: { dir: root, prefix }, out, nlinks, pause: slicer() }, '');
   checkHardLinks(nlinks);
   return out;
 }
@@ -64,10 +66,15 @@ export async function collectTreeEntries(root: string, prefix: string): Promise<
 interface Walk {
   root: string;
   prefix: string;
+  /** Shared by every file entry of the tree. */
+  from: SourceRoot;
   out: BundleEntry[];
   /** The link count lstat saw of each file with more than one link (the others are fine). */
   nlinks: Map<FileEntry, number>;
   pause: () => Promise<void>;
+  /** The device of the last file: one bigint shared by a tree's files, not one per file. */
+  dev?: bigint;
+
 }
 
 async function walk(w: Walk, rel: string): Promise<void> {
@@ -81,8 +88,10 @@ async function walk(w: Walk, rel: string): Promise<void> {
       if (SKIPPED_NAMES.has(d.name)) {
         continue;
       }
-      const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
-      const archivePath = `${w.prefix}/${childRel}`;
+      // join, not a template: it makes one flat string where `+` keeps a tree of pieces
+      // alive per entry (ConsStrings: a third of the heap a 100k-file walk retained)
+      const childRel = rel === '' ? d.name : [rel, d.name].join('/');
+      const archivePath = [w.prefix, childRel].join('/');
       if (d.isSymbolicLink()) {
         const abs = path.join(w.root, childRel);
         const linkname = await linkTarget(w.root, abs, `${base}/${d.name}`, archivePath);
@@ -91,7 +100,7 @@ async function walk(w: Walk, rel: string): Promise<void> {
         w.out.push({ kind: 'directory', path: archivePath });
         subs.push(childRel);
       } else if (d.isFile()) {
-        w.out.push(fileEntry(w, `${base}/${d.name}`, childRel, archivePath));
+        w.out.push(fileEntry(w, `${base}/${d.name}`, archivePath));
         await w.pause();
       }
     }
@@ -106,7 +115,7 @@ async function walk(w: Walk, rel: string): Promise<void> {
  * The entry of one file, lstat'ed with a blocking call (microseconds on a cached inode, where a
  * thread-pool round trip costs 50-100: the walk yields between time slices instead).
  */
-function fileEntry(w: Walk, statPath: string, childRel: string, archivePath: string): FileEntry {
+function fileEntry(w: Walk, statPath: string, archivePath: string): FileEntry {
   let st;
   try {
     st = lstatSync(statPath, { bigint: true });
@@ -121,12 +130,12 @@ function fileEntry(w: Walk, statPath: string, childRel: string, archivePath: str
     path: archivePath,
     mode: st.mode & 0o111n ? EXEC_MODE : FILE_MODE,
     size: Number(st.size),
-    source: path.join(w.root, childRel),
-    id: { dev: st.dev, ino: st.ino, links: 1 },
-    stamp: {
-      mtimeMs: Number(st.mtimeNs / 1000n) / 1000,
-      ctimeMs: Number(st.ctimeNs / 1000n) / 1000,
-    },
+    root: w.from,
+    dev: st.dev === w.dev ? w.dev : (w.dev = st.dev),
+    ino: st.ino,
+    links: 1,
+    mtimeMs: Number(st.mtimeNs / 1000n) / 1000,
+    ctimeMs: Number(st.ctimeNs / 1000n) / 1000,
   };
   if (st.nlink > 1n) {
     w.nlinks.set(entry, Number(st.nlink));

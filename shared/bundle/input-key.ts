@@ -1,6 +1,7 @@
 /** The cache key of a bundle: a sha256 over everything that determines its bytes. */
 import { createHash, hash } from 'node:crypto';
 import type { BundleEntry, FileEntry } from './entries.js';
+import { FileHashes } from './file-hashes.js';
 import {
   openSource,
   readChunks,
@@ -21,10 +22,10 @@ export const BUNDLE_FORMAT_VERSION =
 const HASH_CHUNK = 1024 * 1024;
 const HASH_CONCURRENCY = 4;
 
-/** The input key and the content hash of each `file` entry (keyed by archive path). */
+/** The input key and the content hash of each `file` entry (by ordinal, see FileHashes). */
 export interface InputKey {
   key: string;
-  fileHashes: Map<string, string>;
+  fileHashes: FileHashes;
 }
 
 /** Hashes the format version and every entry (path, kind, mode, content hash or link target). */
@@ -32,8 +33,10 @@ export async function computeInputKey(entries: readonly BundleEntry[]): Promise<
   const fileHashes = await hashFiles(entries);
   const key = createHash('sha256');
   key.update(`${BUNDLE_FORMAT_VERSION}\n`);
+  let file = 0;
   for (const entry of entries) {
-    key.update(`${JSON.stringify(describe(entry, fileHashes))}\n`);
+    const hex = entry.kind === 'file' ? fileHashes.get(file++) : '';
+    key.update(`${JSON.stringify(describe(entry, hex))}\n`);
   }
   return { key: key.digest('hex'), fileHashes };
 }
@@ -42,24 +45,38 @@ export async function computeInputKey(entries: readonly BundleEntry[]): Promise<
  * The content hash of every file entry: large files in chunks on the thread pool, small ones
  * (most of a tree) read whole with blocking calls meanwhile, yielding between time slices.
  */
-async function hashFiles(entries: readonly BundleEntry[]): Promise<Map<string, string>> {
-  const fileHashes = new Map<string, string>();
-  const large = entries.filter((e): e is FileEntry => e.kind === 'file' && e.size > SMALL_FILE);
-  const largeDone = mapLimit(large, HASH_CONCURRENCY, hashFile);
-  largeDone.catch(() => undefined); // awaited below, unless a small file fails first
-  const pause = slicer();
+async function hashFiles(entries: readonly BundleEntry[]): Promise<FileHashes> {
+  const fileHashes = FileHashes.for(entries);
+  const large: { entry: FileEntry; ordinal: number }[] = [];
+  let ordinal = 0;
   for (const e of entries) {
-    if (e.kind === 'file' && e.size <= SMALL_FILE) {
-      fileHashes.set(e.path, sha256(readSmallSource(e)));
-      await pause();
+    if (e.kind === 'file') {
+      if (e.size > SMALL_FILE) {
+        large.push({ entry: e, ordinal });
+      }
+      ordinal++;
     }
   }
-  const hashes = await largeDone;
-  large.forEach((e, i) => fileHashes.set(e.path, hashes[i]));
+  const largeDone = mapLimit(large, HASH_CONCURRENCY, async ({ entry, ordinal: i }) =>
+    fileHashes.set(i, await hashFile(entry)),
+  );
+  largeDone.catch(() => undefined); // awaited below, unless a small file fails first
+  const pause = slicer();
+  const scratch = Buffer.allocUnsafe(SMALL_FILE);
+  ordinal = 0;
+  for (const e of entries) {
+    if (e.kind === 'file' && e.size <= SMALL_FILE) {
+      fileHashes.set(ordinal, sha256(readSmallSource(e, scratch)));
+      await pause();
+    }
+    ordinal += e.kind === 'file' ? 1 : 0;
+  }
+  await largeDone;
   return fileHashes;
 }
 
-function describe(entry: BundleEntry, fileHashes: Map<string, string>): unknown[] {
+/** What the input key records of an entry (`hex`: a file entry's content hash). */
+function describe(entry: BundleEntry, hex: string): unknown[] {
   switch (entry.kind) {
     case 'directory':
       return ['d', entry.path];
@@ -68,7 +85,7 @@ function describe(entry: BundleEntry, fileHashes: Map<string, string>): unknown[
     case 'buffer':
       return ['f', entry.path, entry.mode, sha256(entry.content)];
     case 'file':
-      return ['f', entry.path, entry.mode, fileHashes.get(entry.path)];
+      return ['f', entry.path, entry.mode, hex];
   }
 }
 

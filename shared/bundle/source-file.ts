@@ -17,19 +17,28 @@ import type { BigIntStats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { BundleError, isErrno } from './errors.js';
 
-/** Identity of a scenario file as the walk saw it (`links`: how many of its links the tree holds). */
-export interface FileId {
+/** A walked directory: the archive path `prefix/REST` is read from `dir/REST`. */
+export interface SourceRoot {
+  dir: string;
+  prefix: string;
+}
+
+/**
+ * What the open check needs of a file entry: its identity as the walk saw it (`links`: how
+ * many of its links the tree holds) and where it is read from.
+ */
+export interface SourceFile {
+  path: string;
+  size: number;
+  root: SourceRoot;
   dev: bigint;
   ino: bigint;
   links: number;
 }
 
-/** What the open check needs of a file entry. */
-export interface SourceFile {
-  path: string;
-  size: number;
-  source: string;
-  id: FileId;
+/** The absolute path a walked file is read from (built when needed, not kept per file). */
+export function sourcePath(file: SourceFile): string {
+  return file.root.dir + file.path.slice(file.root.prefix.length);
 }
 
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY, O_DIRECTORY } = constants;
@@ -93,19 +102,14 @@ export async function withDirectory<T>(
 }
 
 /** Throws unless the opened `fd` (stat `st`) is the walked file, reached without a symlink. */
-function checkOpenedFile(st: BigIntStats, fd: number, file: SourceFile): void {
-  if (
-    !st.isFile() ||
-    st.dev !== file.id.dev ||
-    st.ino !== file.id.ino ||
-    st.size !== BigInt(file.size)
-  ) {
+function checkOpenedFile(st: BigIntStats, fd: number, file: SourceFile, source: string): void {
+  if (!st.isFile() || st.dev !== file.dev || st.ino !== file.ino || st.size !== BigInt(file.size)) {
     throw changedError(file.path);
   }
-  if (st.nlink > BigInt(file.id.links)) {
-    throw hardLinkError(file.path, Number(st.nlink), file.id.links);
+  if (st.nlink > BigInt(file.links)) {
+    throw hardLinkError(file.path, Number(st.nlink), file.links);
   }
-  checkOpenedAt(fd, file.source, file.path);
+  checkOpenedAt(fd, source, file.path);
 }
 
 /**
@@ -114,14 +118,15 @@ function checkOpenedFile(st: BigIntStats, fd: number, file: SourceFile): void {
  * the tree holds. The caller reads from the returned handle and closes it.
  */
 export async function openSource(file: SourceFile): Promise<FileHandle> {
+  const source = sourcePath(file);
   let fh: FileHandle;
   try {
-    fh = await open(file.source, FILE_FLAGS);
+    fh = await open(source, FILE_FLAGS);
   } catch (err) {
     throw isRaceErrno(err) ? changedError(file.path, err) : err;
   }
   try {
-    checkOpenedFile(await fh.stat({ bigint: true }), fh.fd, file);
+    checkOpenedFile(await fh.stat({ bigint: true }), fh.fd, file, source);
     return fh;
   } catch (err) {
     await fh.close();
@@ -131,21 +136,24 @@ export async function openSource(file: SourceFile): Promise<FileHandle> {
 
 /**
  * The whole content of a small walked file, read with blocking calls under the same checks as
- * openSource. For a page-cached file of a few KiB, four syscalls on this thread take a few
- * microseconds where four thread-pool round trips take 50-100: across 100k files, seconds.
- * Callers keep files small (SMALL_FILE) and yield to the event loop between batches.
+ * openSource, into `into` (at least file.size bytes; reused by callers, so no buffer per file)
+ * and returned as a view of it. For a page-cached file of a few KiB, four syscalls on this
+ * thread take a few microseconds where four thread-pool round trips take 50-100: across 100k
+ * files, seconds. Callers keep files small (SMALL_FILE) and yield to the event loop between
+ * batches.
  */
-export function readSmallSource(file: SourceFile): Buffer {
+export function readSmallSource(file: SourceFile, into: Buffer): Buffer {
+  const source = sourcePath(file);
   let fd: number;
   try {
-    fd = openSync(file.source, FILE_FLAGS);
+    fd = openSync(source, FILE_FLAGS);
   } catch (err) {
     throw isRaceErrno(err) ? changedError(file.path, err) : err;
   }
   try {
     const st = fstatSync(fd, { bigint: true });
-    checkOpenedFile(st, fd, file);
-    const buf = Buffer.allocUnsafe(file.size);
+    checkOpenedFile(st, fd, file, source);
+    const buf = into.subarray(0, file.size);
     for (let off = 0; off < buf.length;) {
       const n = readSync(fd, buf, off, buf.length - off, off);
       if (n === 0) {
@@ -177,16 +185,19 @@ export function slicer(): () => Promise<void> {
 }
 
 /**
- * The content of an open source file in chunks of at most `chunkSize` bytes (each a fresh
- * buffer), exactly `size` bytes from offset 0; a file that ends early is `scenario_changed`.
+ * The content of an open source file in chunks of at most `chunkSize` bytes, exactly `size`
+ * bytes from offset 0; a file that ends early is `scenario_changed`. Each chunk is a view of
+ * `reuse` when given (valid until the next one is asked for), else a fresh buffer.
  */
 export async function* readChunks(
   fh: FileHandle,
   file: SourceFile,
   chunkSize: number,
+  reuse?: Buffer,
 ): AsyncGenerator<Buffer> {
   for (let pos = 0; pos < file.size;) {
-    const buf = Buffer.allocUnsafe(Math.min(chunkSize, file.size - pos));
+    const n = Math.min(chunkSize, file.size - pos);
+    const buf = reuse ? reuse.subarray(0, n) : Buffer.allocUnsafe(n);
     for (let off = 0; off < buf.length;) {
       const { bytesRead } = await fh.read(buf, off, buf.length - off, pos + off);
       if (bytesRead === 0) {
@@ -205,21 +216,21 @@ export async function* readChunks(
  * (`scenario_hard_link`): a hard link must not bring in content its author could not read.
  */
 export function checkHardLinks(nlinks: Map<SourceFile, number>): void {
-  const key = (e: SourceFile): string => `${e.id.dev}:${e.id.ino}`;
+  const key = (e: SourceFile): string => `${e.dev}:${e.ino}`;
   const inTree = new Map<string, number>();
   for (const e of nlinks.keys()) {
     inTree.set(key(e), (inTree.get(key(e)) ?? 0) + 1);
   }
   const refused: [SourceFile, number][] = [];
   for (const [e, nlink] of nlinks) {
-    e.id.links = inTree.get(key(e)) ?? 1;
-    if (nlink > e.id.links) {
+    e.links = inTree.get(key(e)) ?? 1;
+    if (nlink > e.links) {
       refused.push([e, nlink]);
     }
   }
   if (refused.length) {
     const [e, nlink] = refused.sort(([a], [b]) => (a.path < b.path ? -1 : 1))[0];
-    throw hardLinkError(e.path, nlink, e.id.links);
+    throw hardLinkError(e.path, nlink, e.links);
   }
 }
 

@@ -27,13 +27,13 @@ export function statKey(entries: readonly BundleEntry[], walkStartMs: number): s
   for (const e of entries) {
     let line: unknown[];
     if (e.kind === 'file') {
-      const s = e.stamp;
-      if (!s || s.mtimeMs >= limit || s.ctimeMs >= limit) {
+      const { mtimeMs, ctimeMs } = e;
+      if (mtimeMs === undefined || ctimeMs === undefined || mtimeMs >= limit || ctimeMs >= limit) {
         return null;
       }
       // µs precision is plenty: a change after the walk moves ctime by more than RACY_MS
-      const ids = `${e.id.dev}:${e.id.ino}`;
-      line = ['s', e.path, e.mode, e.size, ids, s.mtimeMs, s.ctimeMs];
+      const ids = `${e.dev}:${e.ino}`;
+      line = ['s', e.path, e.mode, e.size, ids, mtimeMs, ctimeMs];
     } else if (e.kind === 'buffer') {
       line = ['f', e.path, e.mode, sha256(e.content)];
     } else if (e.kind === 'symlink') {

@@ -143,10 +143,13 @@ describe('buildBundle: determinism and cache', () => {
     const index = path.join(fx.cacheDir, 'index', built.input_key);
     expect((await readFile(index, 'utf8')).trim()).to.equal(built.sha256);
     expect((await readdir(fx.cacheDir)).sort()).to.deep.equal([
+      `${built.sha256}.index.jsonl`,
       `${built.sha256}.tar.gz`,
       'index',
       'stat-index',
     ]);
+    const indexFile = path.join(fx.cacheDir, `${built.sha256}.index.jsonl`);
+    expect((await stat(indexFile)).mode & 0o777).to.equal(0o600);
   });
 
   it('cleans up stale temp files of crashed builds and keeps fresh ones', async () => {

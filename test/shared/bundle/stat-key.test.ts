@@ -72,7 +72,9 @@ describe('buildBundle: the stat key', () => {
   });
 
   it('is null when a file entry carries no stamp (only the content key is used)', async () => {
-    const list = (await entries()).map((e) => (e.kind === 'file' ? { ...e, stamp: undefined } : e));
+    const list = (await entries()).map((e) =>
+      e.kind === 'file' ? { ...e, mtimeMs: undefined, ctimeMs: undefined } : e,
+    );
     expect(statKey(list, Date.now() + RACY_MS + 1000)).to.equal(null);
   });
 });

@@ -4,6 +4,7 @@ import { link, lstat, mkdir, readdir, rename, symlink, writeFile } from 'node:fs
 import path from 'node:path';
 import { BundleError } from '../../../shared/bundle/errors.js';
 import type { BundleEntry, FileEntry } from '../../../shared/bundle/entries.js';
+import { FileHashes } from '../../../shared/bundle/file-hashes.js';
 import { computeInputKey, sha256 } from '../../../shared/bundle/input-key.js';
 import { PROC_FD } from '../../../shared/bundle/source-file.js';
 import { writeTarGz } from '../../../shared/bundle/write-tar.js';
@@ -13,8 +14,18 @@ import { listTar, requireBinary, run } from './helpers.js';
 /** A file entry for `source` as the tree walk would record it. */
 async function walked(source: string, archivePath: string): Promise<FileEntry> {
   const st = await lstat(source, { bigint: true });
-  const id = { dev: st.dev, ino: st.ino, links: 1 };
-  return { kind: 'file', path: archivePath, mode: 0o644, size: Number(st.size), source, id };
+  const root = { dir: path.dirname(source), prefix: path.posix.dirname(archivePath) };
+  const size = Number(st.size);
+  return {
+    kind: 'file',
+    path: archivePath,
+    mode: 0o644,
+    size,
+    root,
+    dev: st.dev,
+    ino: st.ino,
+    links: 1,
+  };
 }
 
 /** The BundleError code `p` rejects with (or a description of what it did instead). */
@@ -110,7 +121,7 @@ describe('reading walked files (no-follow, checked descriptors)', () => {
     const file = path.join(dir, 'tree', 'sub', 'f');
     const entry = await walked(file, 'scenario/sub/f');
     await swapForLink(file, secret);
-    const hashes = new Map([[entry.path, sha256(Buffer.from(MARKER))]]);
+    const hashes = FileHashes.of([sha256(Buffer.from(MARKER))]);
     const out = path.join(dir, 'out.tar.gz');
     expect(await codeOf(writeTarGz([entry], hashes, out))).to.equal('scenario_changed');
   });
@@ -132,7 +143,7 @@ describe('reading walked files (no-follow, checked descriptors)', () => {
     await rename(path.join(dir, 'outside', 'secret'), path.join(dir, 'outside', 'f'));
     await rename(path.join(dir, 'tree', 'sub'), path.join(dir, 'sub-aside'));
     await symlink(path.join(dir, 'outside'), path.join(dir, 'tree', 'sub'));
-    entry.source = path.join(dir, 'tree', 'sub', 'f');
+    entry.root = { dir: path.join(dir, 'tree', 'sub'), prefix: 'scenario/sub' };
     expect(await codeOf(computeInputKey([entry]))).to.equal('scenario_changed');
   });
 
