@@ -107,6 +107,8 @@ export const configSchema = z.object({
   BUNDLE_MAX_BYTES: envNumber(1, 2 ** 50, 2 * 1024 ** 3),
   /** A manifest's ssh `key_path` must name a file inside this directory (`~` = the worker's home). */
   SSH_KEYS_DIR: z.string().min(1).default('~/.ssh'),
+  /** A run's SSH connection is kept this long for its next stage in the same worker; 0 = off. */
+  SSH_REUSE_SECONDS: envNumber(0, 3600, 10),
   /** Output stored per run (deployment_logs); past it a marker says the rest was dropped. */
   RUN_LOG_MAX_BYTES: envNumber(1024, 2 ** 40, 16 * 1024 ** 2),
   /** Health watch: inspect every idle `deployed` deployment this often (seconds); 0 turns it off. */

@@ -13,10 +13,17 @@ export interface StageContext {
   config: Config;
   logger: Logger;
   /**
-   * Opens the transport for a deployment's target (one per stage, closed by the stage);
-   * verifies the SSH host key, recording it on first use.
+   * Opens the transport for a deployment's target (one per stage, or the connection an earlier
+   * stage of the same run parked); verifies the SSH host key, recording it on first use.
    */
-  openTransport(deployment: DeploymentRow): Promise<Transport>;
+  openTransport(deployment: DeploymentRow, note?: (line: string) => void): Promise<Transport>;
+  /**
+   * Gives a stage's transport back: parked for the next stage of the same run when `reusable`
+   * (SSH, SSH_REUSE_SECONDS), else closed.
+   */
+  releaseTransport(deployment: DeploymentRow, t: Transport, reusable: boolean): Promise<void>;
+  /** Closes the connections parked between stages (worker shutdown). */
+  closeTransports(): Promise<void>;
   /** Directory of the target-side scripts shipped in every bundle. */
   scriptsDir: string;
   /** Relays outbox rows to the queues (kicked after each commit that makes a job due). */

@@ -11,6 +11,7 @@ import type { Runtime } from '../shared/runtime.js';
 import { openTransport } from '../shared/targets.js';
 import type { Transport } from '../shared/transports/types.js';
 import type { StageContext } from './context.js';
+import { reuseKey, TransportReuse } from './transport-reuse.js';
 
 /** The project's target-side scripts, shipped in every bundle. */
 export const SCRIPTS_DIR = path.join(
@@ -44,6 +45,7 @@ export function createStageContext(
   config: Config,
   logger: Logger,
 ): StageContext {
+  const reuse = new TransportReuse(config.SSH_REUSE_SECONDS * 1000);
   return {
     db: rt.db,
     queues: rt.queues,
@@ -52,6 +54,15 @@ export function createStageContext(
     scriptsDir: SCRIPTS_DIR,
     relay: rt.relay,
     secrets: rt.secrets ?? null,
-    openTransport: (d) => openVerified(rt.db, config, d),
+    openTransport: async (d, note) => {
+      const parked = reuse.take(reuseKey(d));
+      if (parked) {
+        note?.(`reused this run's connection to ${parked.describe} from its setup stage`);
+        return parked;
+      }
+      return openVerified(rt.db, config, d);
+    },
+    releaseTransport: (d, t, reusable) => reuse.release(reusable ? reuseKey(d) : null, t),
+    closeTransports: () => reuse.closeAll(),
   };
 }

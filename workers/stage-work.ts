@@ -61,11 +61,17 @@ export async function doWork(
     await takeHostSlot(ctx, d, lease, rec);
   }
   let opened: Transport | undefined;
+  let handOn = false;
   try {
-    opened = await rec.step(connectStepId(d), 'Connect to the target', () => ctx.openTransport(d));
+    opened = await rec.step(connectStepId(d), 'Connect to the target', (h) =>
+      ctx.openTransport(d, (line) => h.output('stdout', `${line}\n`)),
+    );
     const t = withSignal(opened, lease.signal, lease.token);
     if (stage === 'setup') {
-      return await runSetup(ctx, d, t, rec);
+      const result = await runSetup(ctx, d, t, rec);
+      // a setup that ended well hands its connection on to the run's deploy stage
+      handOn = !lease.signal.aborted;
+      return result;
     }
     if (stage === 'deploy') {
       const secrets = openSecrets(ctx, d);
@@ -75,6 +81,8 @@ export async function doWork(
     }
     return await runStop(t, rec, d.run_options?.stop_resources === true);
   } finally {
-    await opened?.close();
+    if (opened) {
+      await ctx.releaseTransport(d, opened, handOn);
+    }
   }
 }

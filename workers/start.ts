@@ -81,23 +81,35 @@ export function startWorkers(
     async close(graceMs = ctx.config.SHUTDOWN_GRACE_SECONDS * 1000) {
       clearInterval(timer);
       await housekeeping.stop();
-      const closing = Promise.all(workers.map((w) => w.close()));
-      const finished = await Promise.race([
-        closing.then(() => true),
-        sleep(graceMs).then(() => false),
-      ]);
-      if (finished) {
-        return;
-      }
-      ctx.logger.warn({ stages: active.size }, 'grace period over: handing running stages back');
-      active.abortAll('shutdown');
-      const handed = await Promise.race([
-        closing.then(() => true),
-        sleep(HANDBACK_MS).then(() => false),
-      ]);
-      if (!handed) {
-        await Promise.all(workers.map((w) => w.close(true)));
-      }
+      await closeWorkers(ctx, workers, active, graceMs);
+      // after the stages: a setup that ended during the grace period parked its connection
+      await ctx.closeTransports();
     },
   };
+}
+
+/**
+ * Stops taking jobs, lets running stages finish for `graceMs`, then hands the rest back so
+ * another worker resumes them.
+ */
+async function closeWorkers(
+  ctx: StageContext,
+  workers: Worker[],
+  active: ActiveStages,
+  graceMs: number,
+): Promise<void> {
+  const closing = Promise.all(workers.map((w) => w.close()));
+  const finished = await Promise.race([closing.then(() => true), sleep(graceMs).then(() => false)]);
+  if (finished) {
+    return;
+  }
+  ctx.logger.warn({ stages: active.size }, 'grace period over: handing running stages back');
+  active.abortAll('shutdown');
+  const handed = await Promise.race([
+    closing.then(() => true),
+    sleep(HANDBACK_MS).then(() => false),
+  ]);
+  if (!handed) {
+    await Promise.all(workers.map((w) => w.close(true)));
+  }
 }

@@ -119,6 +119,11 @@ export class SshTransport implements Transport {
     });
   }
 
+  /** False once the connection is gone or closed (a parked connection is then not reused). */
+  get alive(): boolean {
+    return !this.down && !this.closed;
+  }
+
   /**
    * Runs argv as `cd -- <cwd> && exec env K=V… argv`, every word quoted by shellQuote, in one of
    * the connection's shells, in its own process group (abort kills the group). An exit status

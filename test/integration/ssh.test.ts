@@ -66,6 +66,9 @@ describe('pipeline over SSH (real sshd)', function () {
     expect(d.ssh_host_key).to.equal(host.sshd.hostKeyFingerprint);
     expect(d.setup_result.uploaded).to.equal(true);
     expect(d.setup_result.steps[0].id).to.equal('ssh_connect');
+    // one worker process ran both stages: deploy took over setup's connection (SSH_REUSE_SECONDS)
+    expect(d.deploy_result.steps[0].id).to.equal('ssh_connect');
+    expect(d.deploy_result.steps[0].output_tail).to.match(/reused this run's connection/);
     expect(d.setup_result.preflight.checks.every((c: { ok: boolean }) => c.ok)).to.equal(true);
     expect(d.deploy_result.checks).to.deep.include({
       services_running: true,
