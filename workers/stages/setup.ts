@@ -9,12 +9,7 @@ import type { StageRecorder } from '../recorder.js';
 import { manage, targetPaths } from '../remote.js';
 import { runPreflight } from './preflight.js';
 import { applyTransfer, transferBundle } from './transfer.js';
-
-/** True when the release exists and finished setup. */
-export async function releaseIsSetUp(t: Transport, sha256: string): Promise<boolean> {
-  const r = await t.exec(['test', '-f', `${targetPaths(sha256).release}/.setup-ok`]);
-  return r.code === 0;
-}
+import { readTransferInputs } from './transfer-inputs.js';
 
 /** Runs setup on the target; skips the steps already done for this bundle sha256. */
 export async function runSetup(
@@ -31,21 +26,20 @@ export async function runSetup(
       'the deployment has no bundle; Execute or Retry builds it',
     );
   }
-  const preflight = await runPreflight(ctx, deployment.manifest as unknown as Manifest, t, rec);
+  const manifest = deployment.manifest as unknown as Manifest;
+  const dirs = { cacheDir: path.join(ctx.config.dataDir, 'bundles'), scriptsDir: ctx.scriptsDir };
+  // the worker's side of the transfer (the bundle's index) is read while preflight runs
+  const inputs = readTransferInputs(dirs, bundle.sha256);
+  const { result: preflight, target } = await runPreflight(ctx, manifest, t, rec, bundle.sha256);
   const paths = targetPaths(bundle.sha256);
-  if (await releaseIsSetUp(t, bundle.sha256)) {
+  if (target.releaseReady) {
     for (const [id, title] of STEPS) {
       rec.skipped(id, title, `release ${bundle.sha256} is already set up on the target`);
     }
     return { bundle_sha256: bundle.sha256, uploaded: false, skipped: true, preflight };
   }
   const transfer = await rec.step('transfer', 'Transfer the bundle', (h) =>
-    transferBundle(
-      t,
-      { cacheDir: path.join(ctx.config.dataDir, 'bundles'), scriptsDir: ctx.scriptsDir },
-      bundle,
-      h,
-    ),
+    transferBundle(t, dirs, bundle, h, target, inputs),
   );
   await rec.step('extract', 'Extract the release', (h) =>
     applyTransfer(t, transfer, bundle.sha256, h),

@@ -6,7 +6,6 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StepError } from '../../shared/errors.js';
 import type { Transport } from '../../shared/transports/types.js';
-import type { StepHandle } from '../recorder.js';
 import { outputTail, parseResult } from '../remote.js';
 
 /** json.sh and store.sh from the worker's scripts directory. */
@@ -70,32 +69,4 @@ export async function storePlan(
     );
   }
   return { missing, repaired: Number(result.repaired), hasBundle: result.bundle === true };
-}
-
-/**
- * One sha256sum on the target for the uploaded files, each against the sha256 it was sent with:
- * a difference fails the transfer with `transfer_corrupt`.
- */
-export async function checkArrived(
-  t: Transport,
-  uploads: ReadonlyMap<string, string>,
-  h: StepHandle,
-): Promise<void> {
-  const r = await t.exec(['sha256sum', '--', ...uploads.keys()]);
-  const got = new Map(
-    r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => [l.slice(66), l.slice(0, 64)] as const),
-  );
-  for (const [file, sha] of uploads) {
-    if (got.get(file) !== sha) {
-      h.output('stderr', `${file} does not match sha256 ${sha}\n`);
-      throw new StepError(
-        'transfer',
-        'transfer_corrupt',
-        `uploaded ${file} does not match sha256 ${sha}`,
-      );
-    }
-  }
 }

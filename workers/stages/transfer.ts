@@ -5,20 +5,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
-import { loadBundleIndex, type BundleIndex } from '../../shared/bundle/bundle-index.js';
+import type { BundleIndex } from '../../shared/bundle/bundle-index.js';
 import { bundleFile, tempPath, unlinkQuietly } from '../../shared/bundle/cache.js';
-import { StepError } from '../../shared/errors.js';
 import type { Transport } from '../../shared/transports/types.js';
 import type { StepHandle } from '../recorder.js';
 import { runChecked } from '../remote.js';
-import { keysText, storeKey, writeDeltaTar, writeLinksTar } from './delta-files.js';
-import {
-  checkArrived,
-  loadStoreScript,
-  storeArgv,
-  storePlan,
-  type StorePlan,
-} from './store-remote.js';
+import { firstPaths, keysText, storeKey, writeDeltaTar, writeLinksTar } from './delta-files.js';
+import { storeArgv, storePlan, type StorePlan } from './store-remote.js';
+import { readTransferInputs, type TransferDirs, type TransferInputs } from './transfer-inputs.js';
 
 /** What setup_result records of a transfer. */
 export interface TransferOutcome {
@@ -62,17 +56,34 @@ interface Ctx {
   cacheDir: string;
   index: BundleIndex;
   outcome: TransferOutcome;
-  /** Uploaded path → the sha256 it was sent with. */
-  uploads: Map<string, string>;
 }
 
-/** Uploads a local file, counting its bytes and recording its sha256. */
+/**
+ * Uploads a local file, counting its bytes; its sha256, which the target's store command checks
+ * the upload against before it uses it (so no separate check after the upload).
+ */
 async function put(c: Ctx, local: string, remote: string, sha?: string): Promise<string> {
-  await c.t.putFile(local, remote);
-  c.outcome.bytes_sent += (await stat(local)).size;
-  const sum = sha ?? (await sha256File(local));
-  c.uploads.set(remote, sum);
+  const [sum, st] = await settleAll([
+    sha ?? sha256File(local),
+    stat(local),
+    c.t.putFile(local, remote),
+  ] as const);
+  c.outcome.bytes_sent += st.size;
   return sum;
+}
+
+/** Promise.all that waits for every promise (nothing runs on after a failure), then rejects. */
+async function settleAll<T extends readonly unknown[]>(
+  promises: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) {
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
 }
 
 /** Writes a temp file with `write`, uploads it to `remote`, always removes it; its sha256. */
@@ -113,66 +124,67 @@ async function sendDelta(c: Ctx, plan: StorePlan): Promise<Transfer['apply']> {
   return { cmd: 'delta', arg };
 }
 
-/** Uploads the tar.gz (unless the target has it) and the store links; the `store full` argument. */
+/**
+ * Uploads the tar.gz (unless the target has it) and, beside it, the store links (written while
+ * the bundle travels); the `store full` argument.
+ */
 async function sendFull(c: Ctx, plan: StorePlan, h: StepHandle): Promise<Transfer['apply']> {
   const sha = c.index.bundle;
   if (plan.hasBundle) {
     h.output('stdout', `target already holds bundles/${sha}.tar.gz; upload skipped\n`);
-  } else {
-    await put(c, bundleFile(c.cacheDir, sha), `bundles/${sha}.tar.gz`, sha);
+  }
+  const [arg] = await settleAll([
+    putTemp(c, `bundles/${sha}.links.tar.gz`, (f) => writeLinksTar(c.index, f)),
+    plan.hasBundle ? undefined : put(c, bundleFile(c.cacheDir, sha), `bundles/${sha}.tar.gz`, sha),
+  ] as const);
+  if (!plan.hasBundle) {
     c.outcome.files_sent = c.outcome.files_total;
   }
-  const arg = await putTemp(c, `bundles/${sha}.links.tar.gz`, (f) => writeLinksTar(c.index, f));
   return { cmd: 'full', arg };
 }
 
-/** The index of the cached bundle; a missing or damaged cache file is a StepError. */
-async function localIndex(cacheDir: string, sha: string): Promise<BundleIndex> {
-  try {
-    return await loadBundleIndex(cacheDir, sha);
-  } catch (err) {
-    const gone = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new StepError(
-      'transfer',
-      gone ? 'bundle_missing' : 'transfer_corrupt',
-      `the cached bundle ${sha} cannot be read (${(err as Error).message}); Retry with a rebuild`,
-      { cause: err },
-    );
-  }
+/** The store plan of a target without a store: every blob is missing, no tar.gz is there. */
+function emptyStorePlan(index: BundleIndex): StorePlan {
+  return { missing: new Set(firstPaths(index).keys()), repaired: 0, hasBundle: false };
 }
 
 /**
- * Step `transfer`: uploads the store keys, asks the target what it lacks, uploads the bundle
- * or a delta, and checks what arrived by its sha256 (`transfer_corrupt` when it differs).
+ * Step `transfer`: uploads the store keys, asks the target what it lacks, then uploads the
+ * bundle or a delta. A target without a store (`store: false`, from preflight) lacks
+ * everything: the keys and the question are skipped. What arrived is checked by its sha256 in
+ * the extract step's store command (`transfer_corrupt` when it differs).
  */
 export async function transferBundle(
   t: Transport,
-  dirs: { cacheDir: string; scriptsDir: string },
+  dirs: TransferDirs,
   bundle: { sha256: string; size_bytes: number },
   h: StepHandle,
+  target: { store: boolean } = { store: true },
+  inputs: Promise<TransferInputs> = readTransferInputs(dirs, bundle.sha256),
 ): Promise<Transfer> {
   const sha = bundle.sha256;
-  const [index, script] = await Promise.all([
-    localIndex(dirs.cacheDir, sha),
-    loadStoreScript(dirs.scriptsDir),
-  ]);
+  const { index, script } = await inputs;
   const files_total = index.entries.filter((e) => e.type === 'file').length;
   const outcome: TransferOutcome = {
     ...{ uploaded: false, mode: 'full', bytes_sent: 0, bytes_total: bundle.size_bytes },
     ...{ files_sent: 0, files_total, store_repaired: 0 },
   };
-  const c: Ctx = { t, cacheDir: dirs.cacheDir, index, outcome, uploads: new Map() };
-  const keysSha = await putTemp(c, `bundles/${sha}.keys`, (f) =>
-    writeFile(f, keysText(index), { mode: 0o600, flag: 'wx' }),
-  );
-  const plan = await storePlan(t, script, sha, keysSha);
+  const c: Ctx = { t, cacheDir: dirs.cacheDir, index, outcome };
+  let plan: StorePlan;
+  if (target.store) {
+    const keysSha = await putTemp(c, `bundles/${sha}.keys`, (f) =>
+      writeFile(f, keysText(index), { mode: 0o600, flag: 'wx' }),
+    );
+    plan = await storePlan(t, script, sha, keysSha);
+  } else {
+    h.output('stdout', `${t.describe} has no file store yet: the whole bundle goes\n`);
+    plan = emptyStorePlan(index);
+  }
   outcome.store_repaired = plan.repaired;
   const apply =
     !plan.hasBundle && deltaPays(index, plan.missing, bundle.size_bytes)
       ? await sendDelta(c, plan)
       : await sendFull(c, plan, h);
-  c.uploads.delete(`bundles/${sha}.keys`); // store plan checked it already
-  await checkArrived(t, c.uploads, h);
   outcome.uploaded = outcome.mode === 'delta' || !plan.hasBundle;
   h.output(
     'stdout',

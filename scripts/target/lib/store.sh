@@ -18,10 +18,27 @@ store_die() {
 
 # store_sha_is FILE SHA256 — true when FILE exists and hashes to SHA256.
 store_sha_is() {
-  local out
-  [[ -f $1 ]] || return 1
-  out=$(sha256sum -- "$1") || return 1
-  [[ ${out%% *} == "$2" ]]
+  [[ -f $1 ]] && store_shas_ok "$2" "$1"
+}
+
+# store_shas_ok SHA256 FILE [SHA256 FILE…] — true when every FILE hashes to its SHA256: one
+# sha256sum for all, run directly (no subshell: this path runs on every deploy).
+store_shas_ok() {
+  local lines=''
+  while (($#)); do
+    lines+="$1  $2"$'\n'
+    shift 2
+  done
+  sha256sum -c --status --strict 2>/dev/null <<<"${lines%$'\n'}"
+}
+
+# store_result FORMAT ARGS… — the result line from a printf FORMAT of JSON: only for counts (%d)
+# and words this file chose itself; it spares the subshells json_obj needs.
+store_result() {
+  local json
+  # shellcheck disable=SC2059 # the format is always one of this file's literals
+  printf -v json "$@"
+  result "$json"
 }
 
 # store_plan SHA KEYS_SHA256 — prints `missing KEY` per blob to send, then the result. Blobs
@@ -54,26 +71,29 @@ store_plan() {
     fi
   fi
   if store_sha_is "bundles/$sha.tar.gz" "$sha"; then bundle=true; fi
-  for key in "${missing[@]}"; do printf 'missing %s\n' "$key"; done
-  result "$(json_obj missing "$(json_num "${#missing[@]}")" have "$(json_num "$((${#have[@]} - ${#bad[@]}))")" \
-    repaired "$(json_num "${#bad[@]}")" bundle "$(json_bool "$bundle")")"
+  if ((${#missing[@]})); then printf 'missing %s\n' "${missing[@]}"; fi
+  store_result '{"missing":%d,"have":%d,"repaired":%d,"bundle":%s}' "${#missing[@]}" \
+    "$((${#have[@]} - ${#bad[@]}))" "${#bad[@]}" "$bundle"
 }
 
 # store_fresh_tmp SHA — an empty private releases/SHA.tmp (and no releases/SHA); removed again
 # when the command fails, so nothing half-assembled stays.
 store_fresh_tmp() {
   STORE_TMP="releases/$1.tmp"
-  rm -rf -- "$STORE_TMP" "releases/$1"
+  if [[ -e $STORE_TMP || -e releases/$1 ]]; then rm -rf -- "$STORE_TMP" "releases/$1"; fi
   trap 'rm -rf -- "$STORE_TMP"' EXIT
-  mkdir -m 700 -- "$STORE_TMP"
+  # shellcheck disable=SC2174 # releases/ too is 0700: umask 077 (store_main) covers the parent
+  mkdir -p -m 700 -- "$STORE_TMP"
 }
 
 # store_full SHA LINKS_SHA256 — the whole bundle was uploaded: extract it, then link its files
 # into the store (bundles/SHA.links.tar.gz: store/KEY → releases/SHA.tmp/PATH) for the next delta.
 store_full() {
   local sha=$1 links="bundles/$1.links.tar.gz"
-  store_sha_is "bundles/$sha.tar.gz" "$sha" || store_die 4 "store full: bundles/$sha.tar.gz does not match sha256 $sha"
-  store_sha_is "$links" "$2" || store_die 4 "store full: $links does not match sha256 $2"
+  if ! store_shas_ok "$sha" "bundles/$sha.tar.gz" "$2" "$links"; then
+    store_sha_is "bundles/$sha.tar.gz" "$sha" || store_die 4 "store full: bundles/$sha.tar.gz does not match sha256 $sha"
+    store_die 4 "store full: $links does not match sha256 $2"
+  fi
   store_fresh_tmp "$sha"
   tar -xzf "bundles/$sha.tar.gz" -C "$STORE_TMP"
   # tar keeps the archive's 0644/0755 (as root): nothing of a release is for other users
@@ -83,7 +103,7 @@ store_full() {
   mv -- "$STORE_TMP" "releases/$sha"
   trap - EXIT
   rm -f -- "$links" "bundles/$sha.keys"
-  result "$(json_obj mode '"full"')"
+  store_result '{"mode":"full"}'
 }
 
 # store_check_tree FILE — every record of the expected listing names a path inside the release.
@@ -138,7 +158,7 @@ store_delta() {
   mv -- "$STORE_TMP" "releases/$sha"
   trap - EXIT
   rm -f -- "$payload" "bundles/$sha.sums" "bundles/$sha.tree" "bundles/$sha.keys"
-  result "$(json_obj mode '"delta"')"
+  store_result '{"mode":"delta"}'
 }
 
 # store_main CMD WORKDIR SHA ARG — the entry point the worker calls.
@@ -150,7 +170,9 @@ store_main() {
   [[ $sha =~ ^[0-9a-f]{64}$ ]] || store_die 2 "store: '$sha' is not a bundle sha256"
   [[ $4 =~ ^[0-9a-f]{64}$ ]] || store_die 2 "store: '$4' is not a sha256"
   cd -- "$2"
-  install -d -m 700 bundles releases store
+  # no mkdir here (a process per deploy): bundles/ holds what was just uploaded (putFile makes
+  # it 0700), releases/ comes with store_fresh_tmp's mkdir -p and store/ with the archives' own
+  # 0700 entry, both under umask 077
   case $cmd in
     plan) store_plan "$sha" "$4" ;;
     full) store_full "$sha" "$4" ;;
