@@ -3,7 +3,7 @@
  * (ssh-shell-pool.ts), files over its SFTP.
  */
 import path from 'node:path';
-import type { Client, ConnectConfig } from 'ssh2';
+import type { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { shellJoin, shellQuote } from '../shell.js';
 import { insideDir } from './paths.js';
@@ -17,6 +17,7 @@ import {
   type SshTarget,
 } from './ssh-errors.js';
 import type { ChannelHooks } from './ssh-exec.js';
+import { sftpCode, sftpReplace, sftpUpload, type SftpLink } from './ssh-put.js';
 import { ShellPool } from './ssh-shell-pool.js';
 import { resolveWorkdir } from './ssh-workdir.js';
 import type { ExecOptions, ExecResult, Transport } from './types.js';
@@ -36,6 +37,8 @@ export interface SshConnectOptions extends SshTarget {
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Mode of every file putFile writes (bundles hold the app's env). */
 const PRIVATE_FILE = 0o600;
+/** SSH_FX_NO_SUCH_FILE: what an open in a missing directory answers. */
+const SFTP_NO_SUCH_FILE = 2;
 /** ssh2-sftp-client logs connection events to the console unless given callbacks. */
 const QUIET = { error: () => {}, end: () => {}, close: () => {} };
 
@@ -148,22 +151,47 @@ export class SshTransport implements Transport {
   }
 
   /**
-   * Uploads to `<remote>.part` with fastPut (streams), then renames: no partial final file.
-   * What we ship (bundles) holds secrets: the file is 0600 before its first byte is written,
-   * and a directory created for it is 0700.
+   * Uploads to `<remote>.part`, then renames it over `<remote>`: no partial final file. What we
+   * ship (bundles) holds secrets: the file is 0600 before its first byte is written, and a
+   * directory created for it is 0700. Round trips: open, the writes, close, rename; the
+   * directory is only created (one command) when the open finds it missing.
    */
   async putFile(localPath: string, remotePath: string): Promise<void> {
     const dest = this.inside(remotePath);
     const part = `${dest}.part`;
-    await this.check(['mkdir', '-p', '-m', '700', '--', path.posix.dirname(dest)]);
+    const link = this.sftpLink();
     try {
-      // ssh2 fchmods the file before its first write but ignores a failure: check it here
-      await this.sftp.fastPut(localPath, part, { mode: PRIVATE_FILE });
-      await this.sftp.chmod(part, PRIVATE_FILE);
+      await sftpUpload(link, localPath, part, PRIVATE_FILE).catch(async (err: unknown) => {
+        if (sftpCode(err) !== SFTP_NO_SUCH_FILE) {
+          throw err;
+        }
+        await this.check(['mkdir', '-p', '-m', '700', '--', path.posix.dirname(dest)]);
+        await sftpUpload(link, localPath, part, PRIVATE_FILE);
+      });
+      if (await sftpReplace(link, part, dest)) {
+        return;
+      }
     } catch (err) {
       throw await this.transferError(err, `the upload of ${remotePath}`, part);
+    } finally {
+      link.release();
     }
     await this.check(['mv', '-f', '--', part, dest]);
+  }
+
+  /** The raw SFTP session, with a promise that rejects once the connection closes. */
+  private sftpLink(): SftpLink & { release(): void } {
+    let onClose = (): void => undefined;
+    const lost = new Promise<never>((_, reject) => {
+      onClose = () => reject(new Error('No SFTP connection: the connection closed'));
+    });
+    lost.catch(() => undefined); // raced by every request; the request's caller sees it
+    if (this.down || this.closed) {
+      onClose();
+    }
+    this.client.once('close', onClose);
+    const release = () => void this.client.removeListener('close', onClose);
+    return { sftp: rawSftp(this.sftp), lost, release };
   }
 
   /** Reads a whole file over SFTP; a missing file rejects with code ENOENT. */
@@ -254,6 +282,11 @@ function isDisconnect(err: unknown): boolean {
 function pickTarget(opts: SshConnectOptions): SshTarget {
   const { host, port, user, keyPath, agentSocket } = opts;
   return { host, port, user, keyPath, agentSocket };
+}
+
+/** The ssh2 SFTP session that ssh2-sftp-client wraps (its types do not declare it). */
+function rawSftp(sftp: SftpClient): SFTPWrapper {
+  return (sftp as unknown as { sftp: SFTPWrapper }).sftp;
 }
 
 /** The underlying ssh2 Client that ssh2-sftp-client owns (its types do not declare it). */
