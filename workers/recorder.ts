@@ -58,7 +58,10 @@ export class StageRecorder {
       },
       signal: this.lease?.signal,
     };
-    await this.progress(id);
+    // the progress write runs beside the step (a round trip off the step's path); awaited at
+    // its end, before the flush, and chained so progress writes land in order
+    const shown = this.progress(id);
+    shown.catch(() => undefined);
     const record = (ok: boolean): void => {
       this.steps.push({
         id,
@@ -77,6 +80,7 @@ export class StageRecorder {
       record(false);
       throw stepFailure(id, err);
     } finally {
+      await shown;
       await this.flush();
     }
   }
@@ -113,17 +117,30 @@ export class StageRecorder {
   /** Facts the stage result keeps whether the stage succeeds or fails (e.g. a rollback's). */
   readonly facts: Record<string, unknown> = {};
 
-  /** Shows `step` as the stage's progress (best effort: an outage of the database skips it). */
-  async progress(step: string): Promise<void> {
+  /**
+   * Shows `step` as the stage's progress (best effort: an outage of the database skips it).
+   * Writes are chained, so they land in the order they were asked for.
+   */
+  progress(step: string): Promise<void> {
     const percent = this.percents[step] ?? 0;
-    await patchDeployment(this.ctx.db, this.deploymentId, this.lease?.token ?? null, {
-      progress: { stage: this.stage, step, percent },
-    }).catch((err: unknown) => {
-      if (!isInfraError(err)) {
-        throw err;
-      }
-    });
+    const write = this.progressWrites.then(() =>
+      patchDeployment(this.ctx.db, this.deploymentId, this.lease?.token ?? null, {
+        progress: { stage: this.stage, step, percent },
+      }).then(
+        () => undefined,
+        (err: unknown) => {
+          if (!isInfraError(err)) {
+            throw err;
+          }
+        },
+      ),
+    );
+    this.progressWrites = write.catch(() => undefined);
+    return write;
   }
+
+  /** The last progress write asked for (settled: its error goes to whoever asked). */
+  private progressWrites: Promise<void> = Promise.resolve();
 
   private log(step: string, stream: OutputStream, chunk: string): void {
     if (!this.budget.open) {
