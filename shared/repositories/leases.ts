@@ -7,6 +7,7 @@ import type { Db } from '../db.js';
 import type { Stage } from '../runs.js';
 import type { Status } from '../status.js';
 import type { DeploymentPatch, DeploymentRow, StageResult } from './deployments.js';
+import { releaseSlots } from './host-slots.js';
 import { endRunFailed, failureAt, type Failure } from './runs.js';
 import { dbNowPlus, END_RUN, lockRow, writeRun } from './run-write.js';
 
@@ -123,7 +124,11 @@ export type StageEnd =
   | { kind: 'requeue'; countAttempt: boolean; delayMs: number; message: string }
   | { kind: 'failed'; failure: Failure; resultColumn?: string; result?: StageResult };
 
-/** Ends the stage for the lease holder; null when the lease was lost (nothing written). */
+/**
+ * Ends the stage for the lease holder and gives back the host slots it held under the lease, in
+ * one transaction: the next stage's job, enqueued right after the commit, finds the host free
+ * (it would otherwise poll for the slot). Null when the lease was lost (nothing written).
+ */
 export async function endStage(
   db: Db,
   id: string,
@@ -138,7 +143,9 @@ export async function endStage(
       return null;
     }
     const fenced = (q: Knex.QueryBuilder) => q.where({ lease_token: token });
-    return applyEnd(trx, cur, fenced, stage, end, actor);
+    const row = await applyEnd(trx, cur, fenced, stage, end, actor);
+    await releaseSlots(trx, token);
+    return row;
   });
 }
 
