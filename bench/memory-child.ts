@@ -1,15 +1,18 @@
 /**
  * The measured process of bench/memory.bench.ts: loads what a worker loads, builds the bundle
  * of one scenario into a fresh cache, ships it to a target (local directory, or loopback SSH
- * when SSH_* are given), and prints its peak RSS (getrusage maxrss, the kernel's high-water
- * mark) as one JSON line. Args: scenariosDir scenario cacheDir targetDir.
+ * when SSH_* are given) as setup's transfer step does (the bundle's index, store keys and plan,
+ * the upload and its store links; assembling the release is the target's work, not measured),
+ * and prints its peak RSS (getrusage maxrss, the kernel's high-water mark) as one JSON line.
+ * Args: scenariosDir scenario cacheDir targetDir.
  */
 import path from 'node:path';
-import { buildBundle } from '../shared/bundle/build.js';
+import { buildBundle, DEFAULT_SCRIPTS_DIR } from '../shared/bundle/build.js';
 import { manifestSchema } from '../shared/manifest.js';
 import { LocalTransport } from '../shared/transports/local.js';
 import { connectSsh } from '../shared/transports/ssh.js';
 import type { Transport } from '../shared/transports/types.js';
+import { transferBundle } from '../workers/stages/transfer.js';
 // what a worker process holds besides the bundle code (queues, database, stages)
 import '../workers/start.js';
 
@@ -36,8 +39,10 @@ const t: Transport = SSH_PORT
       workdir: targetDir,
     })
   : new LocalTransport(targetDir);
+const shipStart = process.hrtime.bigint();
 try {
-  await t.putFile(built.path, `bundles/${built.sha256}.tar.gz`);
+  const quiet = { output: () => undefined };
+  await transferBundle(t, { cacheDir, scriptsDir: DEFAULT_SCRIPTS_DIR }, built, quiet);
 } finally {
   await t.close();
 }
@@ -46,6 +51,7 @@ console.log(
     idleMb: idleKb / 1024,
     peakMb: process.resourceUsage().maxRSS / 1024,
     buildMs,
+    shipMs: Number(process.hrtime.bigint() - shipStart) / 1e6,
     bundleBytes: built.size_bytes,
   }),
 );
