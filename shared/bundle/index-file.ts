@@ -5,10 +5,11 @@
  * 100k files) besides the entries; a file without its trailer is incomplete and not used.
  */
 import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { BundleIndex, IndexEntry } from './bundle-index.js';
-import { publish, tempPath, unlinkQuietly } from './cache.js';
+import { tempPath, unlinkQuietly } from './cache.js';
 import { isErrno } from './errors.js';
 
 /** Bumped when the index's meaning changes: an older cached index is then recomputed. */
@@ -22,9 +23,9 @@ export function indexFile(cacheDir: string, sha256: string): string {
 }
 
 /**
- * Writes an index entry by entry to a temp file in the cache (blocking writes of 64 KiB: no
- * promise per entry, so it can follow the tar writer), then publishes it once the bundle's
- * sha256 is known.
+ * Writes an index entry by entry to a temp file in the cache (mode 0600; blocking writes of
+ * 64 KiB: no promise per entry, so it can follow the tar writer), then renames it into place
+ * once the bundle's sha256 is known.
  */
 export class IndexFileWriter {
   private readonly tmp: string;
@@ -52,7 +53,9 @@ export class IndexFileWriter {
     this.text += `${JSON.stringify({ v: INDEX_VERSION, bundle: sha256, entries: this.count })}\n`;
     this.flush();
     this.close();
-    await publish(this.tmp, indexFile(this.cacheDir, sha256));
+    // no fsync (the bundle has its own): a file a crash damaged lacks its trailer or a whole
+    // line, is not used, and is computed again from the bundle
+    await rename(this.tmp, indexFile(this.cacheDir, sha256));
   }
 
   /** Drops an unfinished index (the bundle failed). */
