@@ -74,7 +74,6 @@ interface Walk {
   pause: () => Promise<void>;
   /** The device of the last file: one bigint shared by a tree's files, not one per file. */
   dev?: bigint;
-
 }
 
 async function walk(w: Walk, rel: string): Promise<void> {
