@@ -10,28 +10,9 @@ import { rows as delta } from './delta.bench.js';
 import { rows as memory } from './memory.bench.js';
 import { rows as overhead } from './overhead.bench.js';
 import { rows as pipeline } from './pipeline.bench.js';
-import * as sshBench from './ssh.bench.js';
+import { rows as ssh } from './ssh.bench.js';
 import { printTable, type BenchRow } from './table.js';
 import { rows as transfer } from './transfer.bench.js';
-
-/** ssh.bench.ts's rows(), once it has one; until then its two rows say they were not measured. */
-async function ssh(rounds: number): Promise<BenchRow[]> {
-  const mod = sshBench as { rows?: (rounds: number) => Promise<BenchRow[]> };
-  if (mod.rows) {
-    return mod.rows(rounds);
-  }
-  const missing = (figure: string, target: string): BenchRow => ({
-    figure,
-    ratio: Number.NaN,
-    detail: 'not measured: bench/ssh.bench.ts exports no rows() yet',
-    target,
-    met: false,
-  });
-  return [
-    missing('first deploy over SSH (loopback sshd) vs local target', '≤ 1.5 ×'),
-    missing('re-execute over SSH, everything cached, vs first SSH deploy', '≤ 0.4 ×'),
-  ];
-}
 
 const started = Date.now();
 const section = async (name: string, fn: () => Promise<BenchRow[]>): Promise<BenchRow[]> => {
