@@ -30,6 +30,7 @@ describe('shared/config', () => {
         LOG_LEVEL: 'info',
         LOG_FORMAT: 'auto',
         SSH_KEYS_DIR: '~/.ssh',
+        SSH_REUSE_SECONDS: 10,
         BUNDLE_MAX_BYTES: 2 * 1024 ** 3,
         ALLOWED_HOSTS: [],
         RATE_LIMIT_PER_MINUTE: 600,
