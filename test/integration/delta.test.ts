@@ -5,47 +5,33 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildManifest, writeFiles } from '../factories.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
-import { serve, type ApiClient } from '../helpers/http.js';
+import { useDeploySuite } from '../helpers/deploy-suite.js';
 import { freePort } from '../helpers/ports.js';
-import { startRemoteHost, type RemoteHost } from '../helpers/remote-host.js';
-import { copyExample } from '../helpers/scenario-dir.js';
 import { requireBinary, SSHD_BINARY } from '../helpers/sshd.js';
 
 describe('pipeline: a one-file change is shipped as a delta', function () {
   this.timeout(240_000);
-  let h: Harness;
-  let api: ApiClient;
-  let host: RemoteHost;
-  let scenarios: string;
-
-  before(async function () {
+  before(function () {
     requireBinary(SSHD_BINARY, 'openssh-server', this);
-    scenarios = await copyExample('hello-web');
-    const files: Record<string, Buffer> = {};
-    for (let i = 0; i < 200; i++) {
-      files[`assets/a${i}.bin`] = randomBytes(16 * 1024);
-    }
-    await writeFiles(path.join(scenarios, 'examples/hello-web'), files);
-    host = await startRemoteHost();
-    h = await createHarness('redis', { SCENARIOS_DIR: scenarios });
-    h.startWorkers();
-    api = await serve(h.app);
   });
-
-  after(async () => {
-    await api?.close();
-    await h?.close();
-    await host?.close();
-    await rm(scenarios ?? '/nonexistent', { recursive: true, force: true });
+  const suite = useDeploySuite({
+    prepare: async (scenarios) => {
+      const files: Record<string, Buffer> = {};
+      for (let i = 0; i < 200; i++) {
+        files[`assets/a${i}.bin`] = randomBytes(16 * 1024);
+      }
+      await writeFiles(path.join(scenarios, 'examples/hello-web'), files);
+    },
   });
 
   async function run(id: string) {
-    expect((await api.call('POST', `/api/v1/deployments/${id}/execute`, {})).status).to.equal(202);
-    const d = await api.waitFor(id, ['deployed', 'failed', 'stopped'], 180_000);
+    expect((await suite.api.call('POST', `/api/v1/deployments/${id}/execute`, {})).status).to.equal(
+      202,
+    );
+    const d = await suite.api.waitFor(id, ['deployed', 'failed', 'stopped'], 180_000);
     expect(d.status, d.error_message).to.equal('deployed');
     return d;
   }
@@ -53,6 +39,7 @@ describe('pipeline: a one-file change is shipped as a delta', function () {
   for (const kind of ['ssh', 'local'] as const) {
     it(`over ${kind}: the second deploy sends the changed file only and serves`, async () => {
       const port = await freePort();
+      const host = await suite.remoteHost();
       const name = `delta-${kind}`;
       const target =
         kind === 'ssh' ? host.target(name) : { type: 'local', workdir: `targets/${name}` };
@@ -62,14 +49,14 @@ describe('pipeline: a one-file change is shipped as a delta', function () {
         health: { timeout_s: 30 },
         target: target as never,
       });
-      const res = await api.call('POST', '/api/v1/deployments', { manifest });
+      const res = await suite.api.call('POST', '/api/v1/deployments', { manifest });
       expect(res.status, JSON.stringify(res.body)).to.equal(201);
       const id = res.body.deployment.id as string;
 
       const first = await run(id);
       expect(first.setup_result).to.include({ mode: 'full', uploaded: true });
       await writeFile(
-        path.join(scenarios, 'examples/hello-web/assets/a7.bin'),
+        path.join(suite.scenarios, 'examples/hello-web/assets/a7.bin'),
         randomBytes(16 * 1024),
       );
       const second = await run(id);
@@ -81,13 +68,13 @@ describe('pipeline: a one-file change is shipped as a delta', function () {
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).to.equal(200);
       // the new release is private, as a full upload leaves it
       const workdir =
-        kind === 'ssh' ? path.join(host.dir, name) : path.join(h.dataDir, 'targets', name);
+        kind === 'ssh' ? path.join(host.dir, name) : path.join(suite.h.dataDir, 'targets', name);
       const release = path.join(workdir, 'releases', second.bundle.sha256);
       expect((await stat(release)).mode & 0o777).to.equal(0o700);
       expect((await stat(path.join(workdir, 'store'))).mode & 0o777).to.equal(0o700);
       expect(await readdir(path.join(release, 'scenario', 'assets'))).to.have.length(200);
-      await api.call('POST', `/api/v1/deployments/${id}/stop`, {});
-      await api.waitFor(id, ['stopped']);
+      await suite.api.call('POST', `/api/v1/deployments/${id}/stop`, {});
+      await suite.api.waitFor(id, ['stopped']);
     });
   }
 });

@@ -6,15 +6,12 @@
  * Local targets and a real sshd.
  */
 import { expect } from 'chai';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildManifest } from '../factories.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
+import { useDeploySuite } from '../helpers/deploy-suite.js';
 import { expectValidHistory } from '../helpers/history.js';
-import { serve, type ApiClient } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
-import { startRemoteHost, type RemoteHost } from '../helpers/remote-host.js';
-import { copyExample } from '../helpers/scenario-dir.js';
 import { requireBinary, SSHD_BINARY } from '../helpers/sshd.js';
 import { childrenOf, httpStatusOf, pollUntil } from '../helpers/supervision.js';
 
@@ -24,43 +21,21 @@ type Deployment = any;
 
 describe('re-deploying the release that serves', function () {
   this.timeout(240_000);
-  let h: Harness;
-  let api: ApiClient;
-  let scenarios: string;
-  let host: RemoteHost | undefined;
-  const ids: string[] = [];
-
-  before(async () => {
-    scenarios = await copyExample('hello-web');
-    h = await createHarness('redis', { SCENARIOS_DIR: scenarios });
-    h.startWorkers();
-    api = await serve(h.app);
-  });
-
-  after(async () => {
-    for (const id of ids) {
-      await api.call('POST', `/api/v1/deployments/${id}/stop`, {});
-      await api.waitFor(id, ['stopped', 'failed'], 30_000).catch(() => undefined);
-    }
-    await api?.close();
-    await h?.close();
-    await host?.close();
-    await rm(scenarios ?? '/nonexistent', { recursive: true, force: true });
-  });
+  const suite = useDeploySuite();
 
   async function create(target: Record<string, unknown>): Promise<{ id: string; port: number }> {
     const port = await freePort();
     const manifest = buildManifest({ target: target as never, ports: { web: port } });
-    const res = await api.call('POST', '/api/v1/deployments', { manifest });
+    const res = await suite.api.call('POST', '/api/v1/deployments', { manifest });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
-    ids.push(res.body.deployment.id as string);
+    suite.track(res.body.deployment.id as string);
     return { id: res.body.deployment.id as string, port };
   }
 
   async function act(id: string, action: string, body = {}): Promise<Deployment> {
-    const res = await api.call('POST', `/api/v1/deployments/${id}/${action}`, body);
+    const res = await suite.api.call('POST', `/api/v1/deployments/${id}/${action}`, body);
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
-    const d = await api.waitFor(id, ['deployed', 'failed'], 120_000);
+    const d = await suite.api.waitFor(id, ['deployed', 'failed'], 120_000);
     expect(d.status, `${action}: ${d.error_step}: ${d.error_message}`).to.equal('deployed');
     return d;
   }
@@ -107,7 +82,7 @@ describe('re-deploying the release that serves', function () {
 
   it('local: keeps the serving release running; kill, force_rebuild and stop restart it', async () => {
     const { id, port } = await create({ type: 'local', workdir: 'targets/unchanged' });
-    const workdir = path.join(h.dataDir, 'targets', 'unchanged');
+    const workdir = path.join(suite.h.dataDir, 'targets', 'unchanged');
     const first = await act(id, 'execute');
     expectRestarted(first, /first/);
     const before = await processes(workdir);
@@ -120,7 +95,7 @@ describe('re-deploying the release that serves', function () {
     expectUnchanged(reexecuted);
     expect(await processes(workdir)).to.deep.equal(before);
     expect(await httpStatusOf(port)).to.equal(200);
-    const history = (await api.call('GET', `/api/v1/deployments/${id}/history`)).body.events;
+    const history = (await suite.api.call('GET', `/api/v1/deployments/${id}/history`)).body.events;
     expectValidHistory(history);
     const statuses = history
       .filter((e: { kind: string }) => e.kind === 'status')
@@ -166,15 +141,15 @@ describe('re-deploying the release that serves', function () {
     expect((await processes(workdir)).supervisor).to.not.equal(third.supervisor);
 
     // a stopped deployment: its release still is `current`, nothing runs
-    await api.call('POST', `/api/v1/deployments/${id}/stop`, {});
-    await api.waitFor(id, ['stopped']);
+    await suite.api.call('POST', `/api/v1/deployments/${id}/stop`, {});
+    await suite.api.waitFor(id, ['stopped']);
     expectRestarted(await act(id, 'redeploy'), /is stopped/);
     expect(await httpStatusOf(port)).to.equal(200);
   });
 
   it('over SSH: a re-execute of the serving release leaves it running', async function () {
     requireBinary(SSHD_BINARY, 'openssh-server', this);
-    host = await startRemoteHost();
+    const host = await suite.remoteHost();
     const { id, port } = await create(host.target('unchanged'));
     const workdir = path.join(host.dir, 'unchanged');
     expectRestarted(await act(id, 'execute'), /first/);

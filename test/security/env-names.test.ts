@@ -13,11 +13,8 @@ import { DENIED_ENV, DENIED_ENV_PREFIXES } from '../../shared/env-names.js';
 import { formatIssues, manifestSchema } from '../../shared/manifest.js';
 import { shellEnvFile } from '../../shared/shell.js';
 import { buildManifest } from '../factories.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
-import { serve, type ApiClient } from '../helpers/http.js';
+import { useDeploySuite } from '../helpers/deploy-suite.js';
 import { freePort } from '../helpers/ports.js';
-import { startRemoteHost, type RemoteHost } from '../helpers/remote-host.js';
-import { copyExample } from '../helpers/scenario-dir.js';
 import { requireBinary, SSHD_BINARY } from '../helpers/sshd.js';
 import {
   assembleRelease,
@@ -258,34 +255,12 @@ describe('security: env on a local target (manage.sh)', function () {
 
 describe('security: env names and values through the API (local and SSH)', function () {
   this.timeout(240_000);
-  let h: Harness;
-  let api: ApiClient;
-  let host: RemoteHost | undefined;
-  let scenarios: string;
-  const ids: string[] = [];
-
-  before(async () => {
-    scenarios = await copyExample('hello-web');
-    h = await createHarness('redis', { SCENARIOS_DIR: scenarios });
-    h.startWorkers();
-    api = await serve(h.app);
-  });
-
-  after(async () => {
-    for (const id of ids) {
-      await api.call('POST', `/api/v1/deployments/${id}/stop`, {});
-      await api.waitFor(id, ['stopped', 'failed'], 30_000).catch(() => undefined);
-    }
-    await api?.close();
-    await h?.close();
-    await host?.close();
-    await rm(scenarios ?? '/nonexistent', { recursive: true, force: true });
-  });
+  const suite = useDeploySuite();
 
   it('answers 422 naming each denied name, with its reason, and stores nothing', async () => {
     const names = ['BASH_ENV', 'ENV', 'SHELLOPTS', 'PS4', 'IFS', 'LD_PRELOAD', 'LD_AUDIT'];
     const env = Object.fromEntries([...names, 'GREETING'].map((n) => [n, '$(id > /tmp/x)']));
-    const res = await api.call('POST', '/api/v1/deployments', {
+    const res = await suite.api.call('POST', '/api/v1/deployments', {
       manifest: buildManifest({ target: { type: 'local', workdir: 'targets/denied' }, env }),
     });
     expect(res.status, JSON.stringify(res.body)).to.equal(422);
@@ -295,7 +270,7 @@ describe('security: env names and values through the API (local and SSH)', funct
     for (const issue of issues) {
       expect(issue.message).to.match(/is not allowed: \S/);
     }
-    const list = await api.call('GET', '/api/v1/deployments');
+    const list = await suite.api.call('GET', '/api/v1/deployments');
     expect(list.body.deployments).to.deep.equal([]);
   });
 
@@ -303,7 +278,7 @@ describe('security: env names and values through the API (local and SSH)', funct
     const m = newMarker();
     const value = hostileValue(m);
     const port = await freePort();
-    const res = await api.call('POST', '/api/v1/deployments', {
+    const res = await suite.api.call('POST', '/api/v1/deployments', {
       execute: true,
       manifest: buildManifest({
         target: target as never,
@@ -313,8 +288,8 @@ describe('security: env names and values through the API (local and SSH)', funct
       }),
     });
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
-    ids.push(res.body.deployment.id);
-    const d = await api.waitFor(res.body.deployment.id, ['deployed', 'failed'], 180_000);
+    suite.track(res.body.deployment.id);
+    const d = await suite.api.waitFor(res.body.deployment.id, ['deployed', 'failed'], 180_000);
     expect(d.status, d.error_message).to.equal('deployed');
     const body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
     expect(body).to.equal(`${value} from hello-web\n`);
@@ -327,8 +302,7 @@ describe('security: env names and values through the API (local and SSH)', funct
 
   it('a hostile value reaches the service verbatim over SSH and runs nothing', async function () {
     requireBinary(SSHD_BINARY, 'openssh-server', this);
-    host = await startRemoteHost();
-    await deployHostile(host.target('hostile'));
+    await deployHostile((await suite.remoteHost()).target('hostile'));
   });
 });
 
