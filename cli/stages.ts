@@ -53,9 +53,9 @@ export class StageTracker {
         s.step = s.step === 'queued' ? 'started' : s.step;
         return [s];
       }
-      // a failed stage also ends with stage_finished (`deploy failed: <code>`): its bar stays
+      // a failed stage also ends with stage_finished, carrying the error code: its bar stays
       // where it stopped and the run's end marks it failed
-      if (e.data.kind === 'stage_finished' && !/ failed\b/.test(e.data.message ?? '')) {
+      if (e.data.kind === 'stage_finished' && !e.data.code) {
         Object.assign(s, { state: 'done', percent: 100, step: 'done', doneAt: at });
         return [s];
       }

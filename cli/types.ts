@@ -9,6 +9,10 @@ export interface HistoryEvent {
   to_status: string;
   stage: string | null;
   message: string | null;
+  /** The error code on a failed run's stage_finished, run_ended and status → failed. */
+  code?: string | null;
+  /** The run kind on run_started and run_ended. */
+  run_kind?: string | null;
   actor: string;
   created_at: string;
 }

@@ -125,25 +125,20 @@ interface EventMeaning {
 const KINDS: ReadonlySet<string> = new Set(RUN_KINDS);
 
 /**
- * The run kind and error code live only in the events' messages, as their writers put them
- * (shared/repositories/runs.ts, leases.ts; api/run-control.ts): run_started "<kind>[ …]",
- * run_ended "<kind> run failed: <code>", stage_finished "<stage> failed: <code>" on failure.
+ * Reads the kind and code columns, never the message (which is for people and may be reworded):
+ * run_started counts under its run_kind, run_ended under its code when the run failed, and a
+ * stage_finished with a code ended a failed (or, code `cancelled`, cancelled) attempt.
  */
-export function readEvent(e: Pick<MetricEvent, 'kind' | 'stage' | 'message'>): EventMeaning | null {
-  const message = e.message ?? '';
+export function readEvent(
+  e: Pick<MetricEvent, 'kind' | 'stage' | 'code' | 'run_kind'>,
+): EventMeaning | null {
   switch (e.kind) {
-    case 'run_started': {
-      const word = message.split(' ', 1)[0]!;
-      return { started: KINDS.has(word) ? word : 'unknown' };
-    }
-    case 'run_ended': {
-      const code = /^\S+ run failed: (\S+)/.exec(message)?.[1];
-      return code ? { failed: code } : null;
-    }
+    case 'run_started':
+      return { started: e.run_kind && KINDS.has(e.run_kind) ? e.run_kind : 'unknown' };
+    case 'run_ended':
+      return e.code ? { failed: e.code } : null;
     case 'stage_finished': {
-      const prefix = `${e.stage} failed: `;
-      const code = message.startsWith(prefix) ? message.slice(prefix.length).split(' ')[0] : '';
-      const outcome = !code ? 'ok' : code === 'cancelled' ? 'cancelled' : 'failed';
+      const outcome = !e.code ? 'ok' : e.code === 'cancelled' ? 'cancelled' : 'failed';
       return { stage: { name: e.stage ?? 'unknown', outcome } };
     }
     case 'stage_requeued':

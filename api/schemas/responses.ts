@@ -109,7 +109,12 @@ export const historyResponse = z.object({
       from_status: z.enum(STATUSES).nullable(),
       to_status: z.enum(STATUSES),
       stage: z.string().nullable(),
-      message: z.string().nullable(),
+      message: z.string().nullable().meta({ description: 'for people: read code and run_kind' }),
+      code: z.string().nullable().meta({
+        description:
+          'error code of a failed run on its stage_finished, run_ended and status → failed',
+      }),
+      run_kind: z.enum(RUN_KINDS).nullable().meta({ description: 'on run_started and run_ended' }),
       actor: z.string(),
       created_at: time,
     }),

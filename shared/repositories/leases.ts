@@ -195,7 +195,12 @@ export async function applyEnd(
         events: [
           { kind: 'stage_finished', message: end.message, stage },
           'status',
-          { kind: 'run_ended', message: `${cur.run_kind} run ended: ${end.to}`, stage },
+          {
+            kind: 'run_ended',
+            message: `${cur.run_kind} run ended: ${end.to}`,
+            stage,
+            run_kind: cur.run_kind,
+          },
         ],
       });
   }

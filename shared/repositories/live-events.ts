@@ -5,7 +5,7 @@
  */
 import type { Db } from '../db.js';
 import { isUuid } from './deployments.js';
-import type { EventRow } from './events.js';
+import { EVENT_COLUMNS, type EventRow } from './events.js';
 import type { LogChunk } from './logs.js';
 
 /** The last history event id and log line id a client has received. */
@@ -89,8 +89,7 @@ export async function readAfter(
       .andWhere('id', '>', cursor.e)
       .orderBy('id', 'asc')
       .limit(limit)
-      .select('id', 'run_id', 'kind', 'from_status', 'to_status', 'stage', 'message', 'actor')
-      .select('created_at') as Promise<(EventRow & { id: string })[]>,
+      .select(...EVENT_COLUMNS) as Promise<(EventRow & { id: string })[]>,
     db('deployment_logs')
       .where({ deployment_id: deploymentId })
       .andWhere('id', '>', cursor.l)

@@ -16,7 +16,10 @@ export interface MetricEvent {
   id: number;
   kind: EventKind;
   stage: string | null;
-  message: string | null;
+  /** The failure's error code (null: the event records no failure). */
+  code: string | null;
+  /** The run kind of a run_started or run_ended. */
+  run_kind: string | null;
   /**
    * On a stage_finished/stage_requeued: seconds since the stage_started of the attempt it ends;
    * null when that attempt never started (a queued job cancelled) or on other kinds.
@@ -31,7 +34,7 @@ export interface MetricEvent {
  */
 export async function eventsAfter(db: Db, afterId: number, limit: number): Promise<MetricEvent[]> {
   const result = (await db.raw(
-    `SELECT e.id::float8 AS id, e.kind, e.stage, e.message,
+    `SELECT e.id::float8 AS id, e.kind, e.stage, e.code, e.run_kind,
             CASE WHEN s.kind = 'stage_started'
                  THEN extract(epoch FROM e.created_at - s.created_at)::float8 END AS seconds
        FROM deployment_events e

@@ -34,6 +34,10 @@ export type EventSpec = {
   kind: Exclude<EventKind, 'status'>;
   message: string;
   stage: string | null;
+  /** The failure's error code (run_ended, stage_finished of a failed run). */
+  code?: string;
+  /** The run's kind (run_started, run_ended). */
+  run_kind?: string | null;
 };
 
 export interface Change {
@@ -42,6 +46,8 @@ export interface Change {
   patch: Record<string, unknown>;
   events: (EventSpec | 'status')[];
   statusMessage?: string;
+  /** The error code the status event carries (a change to `failed`). */
+  statusCode?: string;
   stage: string | null;
   actor: string;
   /** The stage job this change makes due (its id carries the row's new stage_gen). */
@@ -93,7 +99,8 @@ export async function writeRun(
   for (const spec of specs) {
     const base = { deployment_id: row.id, run_id: row.run_id, actor: change.actor };
     if (spec !== 'status') {
-      rows.push({ ...base, ...spec, from_status: at, to_status: at });
+      const columns = { code: spec.code ?? null, run_kind: spec.run_kind ?? null };
+      rows.push({ ...base, ...spec, ...columns, from_status: at, to_status: at });
     } else if (to !== current.status) {
       const message = change.statusMessage ?? `${current.status} → ${to}`;
       rows.push({
@@ -103,6 +110,8 @@ export async function writeRun(
         to_status: to,
         stage: change.stage,
         message,
+        code: change.statusCode ?? null,
+        run_kind: null,
       });
       at = to;
     }

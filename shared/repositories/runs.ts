@@ -77,7 +77,7 @@ export async function startRunIn(
       stage_attempts: 0,
       progress: { stage: p.stage, step: 'queued', percent: 0 },
     },
-    events: [{ kind: 'run_started', message: p.message, stage: p.stage }, 'status'],
+    events: [{ kind: 'run_started', message: p.message, stage: p.stage, run_kind: kind }, 'status'],
     enqueue: { stage: p.stage, gen },
   });
   if (!row) {
@@ -120,12 +120,14 @@ export async function endRunFailed(
   input: { failure: Failure; actor: string; resultColumn?: string; result?: StageResult },
 ): Promise<DeploymentRow | null> {
   const { failure } = input;
-  const stage = current.run_stage;
+  const { code } = failure;
+  const { run_stage: stage, run_kind: runKind } = current;
   return writeRun(trx, current, guard, {
     to: current.run_kind === 'stop' ? current.status : 'failed',
     stage,
     actor: input.actor,
-    statusMessage: `${failure.step}: ${failure.code}`,
+    statusMessage: `${failure.step}: ${code}`,
+    statusCode: code,
     patch: {
       ...END_RUN,
       stage_gen: current.stage_gen + 1,
@@ -135,10 +137,17 @@ export async function endRunFailed(
       progress: null,
       ...(input.resultColumn && input.result ? { [input.resultColumn]: input.result } : {}),
     },
+    // messages are for people; readers (metrics, the CLI) use code and run_kind
     events: [
-      { kind: 'stage_finished', message: `${stage} failed: ${failure.code}`, stage },
+      { kind: 'stage_finished', message: `${stage} failed: ${code}`, stage, code },
       'status',
-      { kind: 'run_ended', message: `${current.run_kind} run failed: ${failure.code}`, stage },
+      {
+        kind: 'run_ended',
+        message: `${runKind} run failed: ${code}`,
+        stage,
+        code,
+        run_kind: runKind,
+      },
     ],
   });
 }

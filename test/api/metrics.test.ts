@@ -7,11 +7,14 @@ import { expect } from 'chai';
 import type { Server } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { createApp } from '../../api/app.js';
+import { readEvent } from '../../api/metrics/collectors.js';
 import { HistoryFeed } from '../../api/metrics/history-feed.js';
 import { parseConfig, type Config } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
 import { QUEUE_NAMES } from '../../shared/queues.js';
+import type { EventKind } from '../../shared/repositories/events.js';
 import { STATUSES } from '../../shared/status.js';
 import { buildManifest } from '../factories.js';
 import { createHarness, type BackendKind, type Harness } from '../helpers/harness.js';
@@ -176,6 +179,7 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
         to_status: 'pending',
         kind: 'run_started',
         message: 'retry',
+        run_kind: 'retry',
         actor: 'test',
       });
       await h.db('deployment_events').insert(event(rows[0].b));
@@ -193,8 +197,84 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
         before! + 2,
       );
     });
+
+    it('counts from the code and run_kind columns, never from the message text', async () => {
+      const runId = randomUUID();
+      const base = {
+        deployment_id: ids[0],
+        run_id: runId,
+        from_status: 'pending',
+        to_status: 'pending',
+        actor: 'test',
+      };
+      const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+      await h.db('deployment_events').insert([
+        // kind and code in the columns, the messages say something else (or nothing)
+        { ...base, kind: 'run_started', message: 'execute, worded anew', run_kind: 'rollback' },
+        { ...base, kind: 'run_ended', message: 'all went wrong', code: 'm_odd_code' },
+        // a message of the old shape without a column counts nothing
+        { ...base, kind: 'run_ended', message: 'execute run failed: m_text_only' },
+        { ...base, kind: 'stage_started', stage: 'mprobe', message: 'x', created_at: at(0) },
+        {
+          ...base,
+          kind: 'stage_finished',
+          stage: 'mprobe',
+          message: 'fine',
+          code: 'cancelled',
+          created_at: at(2),
+        },
+        { ...base, kind: 'stage_started', stage: 'mprobe', message: 'x', created_at: at(3) },
+        {
+          ...base,
+          kind: 'stage_finished',
+          stage: 'mprobe',
+          message: 'mprobe failed: m_x',
+          created_at: at(4),
+        },
+      ]);
+      const s = await scrape();
+      expect(valueOf(s, 'stagecoach_runs_started_total', { kind: 'rollback' })).to.equal(1);
+      expect(valueOf(s, 'stagecoach_runs_failed_total', { code: 'm_odd_code' })).to.equal(1);
+      expect(valueOf(s, 'stagecoach_runs_failed_total', { code: 'm_text_only' })).to.equal(
+        undefined,
+      );
+      const count = (outcome: string) =>
+        valueOf(s, 'stagecoach_stage_duration_seconds_count', { stage: 'mprobe', outcome });
+      expect(count('cancelled')).to.equal(1);
+      expect(count('ok')).to.equal(1);
+      expect(count('failed')).to.equal(undefined);
+      const sum = { stage: 'mprobe', outcome: 'cancelled' };
+      expect(valueOf(s, 'stagecoach_stage_duration_seconds_sum', sum)).to.equal(2);
+    });
   });
 }
+
+describe('readEvent', () => {
+  const e = (kind: EventKind, code: string | null, runKind: string | null = null) => ({
+    kind,
+    stage: 'deploy',
+    code,
+    run_kind: runKind,
+  });
+
+  it('reads kind and code from their columns', () => {
+    expect(readEvent(e('run_started', null, 'retry'))).to.deep.equal({ started: 'retry' });
+    expect(readEvent(e('run_started', null, null))).to.deep.equal({ started: 'unknown' });
+    expect(readEvent(e('run_started', null, 'nonsense'))).to.deep.equal({ started: 'unknown' });
+    expect(readEvent(e('run_ended', 'worker_lost', 'execute'))).to.deep.equal({
+      failed: 'worker_lost',
+    });
+    expect(readEvent(e('run_ended', null, 'execute'))).to.equal(null);
+    const outcome = (code: string | null) => readEvent(e('stage_finished', code))?.stage?.outcome;
+    expect([null, 'cancelled', 'stage_timeout'].map(outcome)).to.deep.equal([
+      'ok',
+      'cancelled',
+      'failed',
+    ]);
+    expect(readEvent(e('stage_requeued', null))?.stage?.outcome).to.equal('requeued');
+    expect(readEvent(e('status', 'health_check_failed'))).to.equal(null);
+  });
+});
 
 describe('GET /metrics: history read in batches', function () {
   this.timeout(60_000);
@@ -244,6 +324,7 @@ describe('GET /metrics: history read in batches', function () {
       to_status: 'pending',
       kind: 'run_started',
       message: 'retry',
+      run_kind: 'retry',
       actor: 'test',
     });
     await feed.catchUp();

@@ -16,7 +16,7 @@ const chunk = (step: string, text: string): LogChunk => ({
   created_at: '2026-01-01T00:00:00.000Z',
 });
 
-const history = (kind: string, stage: string, message = ''): StreamEvent => ({
+const history = (kind: string, stage: string, message = '', code?: string): StreamEvent => ({
   event: 'history',
   data: {
     id: '1',
@@ -26,6 +26,8 @@ const history = (kind: string, stage: string, message = ''): StreamEvent => ({
     to_status: 'deploying',
     stage,
     message,
+    code: code ?? null,
+    run_kind: null,
     actor: 'worker',
     created_at: '2026-01-01T00:00:00.000Z',
   },
@@ -67,11 +69,12 @@ describe('CLI pieces', () => {
     t.apply(progress('promote', 97));
     t.apply(progress('rollback_start', 92));
     expect(t.stage('deploy')).to.include({ step: 'rollback_start', percent: 95 });
+    // the code says the stage failed, whatever the message reads
     expect(
-      t.apply(history('stage_finished', 'deploy', 'deploy failed: health_check_failed')),
+      t.apply(history('stage_finished', 'deploy', 'deploy ended', 'health_check_failed')),
     ).to.deep.equal([]);
     expect(t.fail('health_check')).to.include({ state: 'failed', step: 'failed at health_check' });
-    t.apply(history('stage_finished', 'build', 'build complete'));
+    t.apply(history('stage_finished', 'build', 'build failed: nothing (only words)'));
     expect(t.stage('build')).to.include({ state: 'done', percent: 100 });
   });
 

@@ -138,6 +138,19 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
         'stage_finished:deploy',
         'run_ended:deploy',
       ]);
+      // the run kind is a column of the run's start and end; nothing failed, so no code
+      const runs = history
+        .filter((e: { kind: string }) => e.kind.startsWith('run_'))
+        .map((e: { kind: string; run_kind: string }) => `${e.kind}:${e.run_kind}`);
+      expect(runs).to.deep.equal([
+        'run_started:execute',
+        'run_ended:execute',
+        'run_started:stop',
+        'run_ended:stop',
+        'run_started:redeploy',
+        'run_ended:redeploy',
+      ]);
+      expect(history.filter((e: { code: string | null }) => e.code !== null)).to.deep.equal([]);
       const logs = (await api.call('GET', `/api/v1/deployments/${id}/logs`)).body.logs;
       expect(logs.some((l: { step: string }) => l.step === 'health_check')).to.equal(true);
     });
@@ -157,6 +170,17 @@ for (const kind of ['postgres', 'redis'] as BackendKind[]) {
       expect(
         (await api.call('POST', `/api/v1/deployments/${id}/redeploy`, {})).body.error.code,
       ).to.equal('invalid_state');
+      // the failure's code is a column of the stage's end, the status change and the run's end
+      const events = (await api.call('GET', `/api/v1/deployments/${id}/history`)).body.events;
+      const coded = events
+        .filter((e: { code: string | null }) => e.code !== null)
+        .map((e: { kind: string; code: string }) => `${e.kind}:${e.code}`);
+      expect(coded).to.deep.equal([
+        'stage_finished:health_check_failed',
+        'status:health_check_failed',
+        'run_ended:health_check_failed',
+      ]);
+      expect(events.at(-1)).to.include({ kind: 'run_ended', run_kind: 'execute' });
 
       await editFile(server, "'/broken-health'", "'/health'");
       const retry = await api.call('POST', `/api/v1/deployments/${id}/retry`, {});
