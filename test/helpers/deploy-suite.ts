@@ -10,6 +10,8 @@ import { startRemoteHost, type RemoteHost } from './remote-host.js';
 import { copyExample } from './scenario-dir.js';
 
 export interface DeploySuiteOptions {
+  /** The example scenario to copy (default hello-web). */
+  example?: string;
   backend?: BackendKind;
   /** Extra settings for the harness (SCENARIOS_DIR is the copy's). */
   env?: Record<string, string>;
@@ -22,23 +24,23 @@ export interface DeploySuite {
   h: Harness;
   api: ApiClient;
   scenarios: string;
-  /** Stops `id` (and waits for it) when the suite ends. */
-  track(id: string): void;
+  /** Stops `id` (and waits for it) when the suite ends; `stop` is the stop action's body. */
+  track(id: string, stop?: { stop_resources?: boolean }): void;
   /** The suite's throw-away SSH host, started on first use and closed at the end. */
   remoteHost(): Promise<RemoteHost>;
 }
 
 /** Registers the suite's before/after hooks and returns the handle they fill in. */
 export function useDeploySuite(opts: DeploySuiteOptions = {}): DeploySuite {
-  const ids: string[] = [];
+  const tracked: [string, object][] = [];
   let host: RemoteHost | undefined;
   const suite = {
-    track: (id: string) => void ids.push(id),
+    track: (id: string, stop = {}) => void tracked.push([id, stop]),
     remoteHost: async () => (host ??= await startRemoteHost()),
   } as DeploySuite;
 
   before(async () => {
-    suite.scenarios = await copyExample('hello-web');
+    suite.scenarios = await copyExample(opts.example ?? 'hello-web');
     await opts.prepare?.(suite.scenarios);
     suite.h = await createHarness(opts.backend ?? 'redis', {
       SCENARIOS_DIR: suite.scenarios,
@@ -49,8 +51,8 @@ export function useDeploySuite(opts: DeploySuiteOptions = {}): DeploySuite {
   });
 
   after(async () => {
-    for (const id of ids) {
-      await suite.api.call('POST', `/api/v1/deployments/${id}/stop`, {});
+    for (const [id, stop] of tracked) {
+      await suite.api.call('POST', `/api/v1/deployments/${id}/stop`, stop);
       await suite.api.waitFor(id, ['stopped', 'failed'], 30_000).catch(() => undefined);
     }
     await suite.api?.close();

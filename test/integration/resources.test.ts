@@ -3,36 +3,13 @@
  * target, PostgreSQL and Redis start per deployment, data survives stop and re-deploy.
  */
 import { expect } from 'chai';
-import { rm } from 'node:fs/promises';
 import { buildManifest } from '../factories.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
-import { serve, type ApiClient } from '../helpers/http.js';
+import { useDeploySuite } from '../helpers/deploy-suite.js';
 import { freePort } from '../helpers/ports.js';
-import { copyExample } from '../helpers/scenario-dir.js';
 
 describe('resources: notes-api with PostgreSQL and Redis', function () {
   this.timeout(180_000);
-  let h: Harness;
-  let api: ApiClient;
-  let scenarios: string;
-  let id: string | undefined;
-
-  before(async () => {
-    scenarios = await copyExample('notes-api');
-    h = await createHarness('redis', { SCENARIOS_DIR: scenarios });
-    h.startWorkers();
-    api = await serve(h.app);
-  });
-
-  after(async () => {
-    if (id) {
-      await api.call('POST', `/api/v1/deployments/${id}/stop`, { stop_resources: true });
-      await api.waitFor(id, ['stopped', 'failed', 'deployed'], 30_000).catch(() => undefined);
-    }
-    await api?.close();
-    await h?.close();
-    await rm(scenarios, { recursive: true, force: true });
-  });
+  const suite = useDeploySuite({ example: 'notes-api' });
 
   it('deploys, stores data, keeps it across stop (with resources) and re-deploy', async () => {
     const port = await freePort();
@@ -42,10 +19,14 @@ describe('resources: notes-api with PostgreSQL and Redis', function () {
       ports: { api: port },
       health: { timeout_s: 30 },
     });
-    const created = await api.call('POST', '/api/v1/deployments', { manifest, execute: true });
+    const created = await suite.api.call('POST', '/api/v1/deployments', {
+      manifest,
+      execute: true,
+    });
     expect(created.status, JSON.stringify(created.body)).to.equal(201);
-    id = created.body.deployment.id as string;
-    const d = await api.waitFor(id, ['deployed', 'failed'], 150_000);
+    const id = created.body.deployment.id as string;
+    suite.track(id, { stop_resources: true });
+    const d = await suite.api.waitFor(id, ['deployed', 'failed'], 150_000);
     expect(d.status, d.error_message).to.equal('deployed');
     const kinds = d.deploy_result.resources.map((r: { kind: string }) => r.kind).sort();
     expect(kinds).to.deep.equal(['postgres', 'redis']);
@@ -61,7 +42,7 @@ describe('resources: notes-api with PostgreSQL and Redis', function () {
     });
     expect(post.status).to.equal(201);
 
-    const inspect = await api.call('POST', `/api/v1/deployments/${id}/inspect?wait=30`);
+    const inspect = await suite.api.call('POST', `/api/v1/deployments/${id}/inspect?wait=30`);
     const running = inspect.body.result.resources.map((r: { kind: string; running: boolean }) => [
       r.kind,
       r.running,
@@ -71,15 +52,15 @@ describe('resources: notes-api with PostgreSQL and Redis', function () {
       ['redis', true],
     ]);
 
-    await api.call('POST', `/api/v1/deployments/${id}/stop`, { stop_resources: true });
-    await api.waitFor(id, ['stopped']);
-    const stopped = await api.call('POST', `/api/v1/deployments/${id}/inspect?wait=30`);
+    await suite.api.call('POST', `/api/v1/deployments/${id}/stop`, { stop_resources: true });
+    await suite.api.waitFor(id, ['stopped']);
+    const stopped = await suite.api.call('POST', `/api/v1/deployments/${id}/inspect?wait=30`);
     expect(stopped.body.result.resources.every((r: { running: boolean }) => !r.running)).to.equal(
       true,
     );
 
-    await api.call('POST', `/api/v1/deployments/${id}/redeploy`, {});
-    const again = await api.waitFor(id, ['deployed', 'failed'], 120_000);
+    await suite.api.call('POST', `/api/v1/deployments/${id}/redeploy`, {});
+    const again = await suite.api.waitFor(id, ['deployed', 'failed'], 120_000);
     expect(again.status, again.error_message).to.equal('deployed');
     const build = again.deploy_result.steps.find((s: { id: string }) => s.id === 'build');
     expect(build.ok).to.equal(true);
