@@ -4,42 +4,22 @@
  * from the old version to the new one. The new release runs on the spare port; the old drained.
  */
 import { expect } from 'chai';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { buildManifest } from '../factories.js';
 import { edgeGet, requireCaddy, statusOf, waitForStatus } from '../helpers/edge-caddy.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
-import { serve, type ApiClient } from '../helpers/http.js';
+import { useDeploySuite } from '../helpers/deploy-suite.js';
 import { freePort } from '../helpers/ports.js';
-import { copyExample, editFile } from '../helpers/scenario-dir.js';
+import { editFile } from '../helpers/scenario-dir.js';
 
 describe('zero-downtime re-deploy behind managed Caddy', function () {
   this.timeout(180_000);
-  let h: Harness;
-  let api: ApiClient;
-  let scenarios: string;
-  let id: string | undefined;
-
-  before(async function () {
+  before(function () {
     requireCaddy(this);
-    scenarios = await copyExample('hello-web');
-    h = await createHarness('redis', { SCENARIOS_DIR: scenarios });
-    h.startWorkers();
-    api = await serve(h.app);
   });
-
-  after(async () => {
-    if (id) {
-      await api.call('POST', `/api/v1/deployments/${id}/stop`, {});
-      await api.waitFor(id, ['stopped', 'failed'], 30_000).catch(() => undefined);
-    }
-    await api?.close();
-    await h?.close();
-    await rm(scenarios ?? '/nonexistent', { recursive: true, force: true });
-  });
+  const suite = useDeploySuite();
 
   it('serves every request while the new version replaces the old one', async () => {
-    const server = path.join(scenarios, 'examples/hello-web/server.js');
+    const server = path.join(suite.scenarios, 'examples/hello-web/server.js');
     await editFile(server, 'from hello-web', 'from version 1');
     const [web, spare, httpPort] = [await freePort(), await freePort(), await freePort()];
     const domain = 'zero.stagecoach.test';
@@ -49,16 +29,20 @@ describe('zero-downtime re-deploy behind managed Caddy', function () {
       health: { timeout_s: 10 },
       edge: { domain, tls: 'off', http_port: httpPort, spare_port: spare, drain_s: 2 },
     });
-    const created = await api.call('POST', '/api/v1/deployments', { manifest, execute: true });
+    const created = await suite.api.call('POST', '/api/v1/deployments', {
+      manifest,
+      execute: true,
+    });
     expect(created.status, JSON.stringify(created.body)).to.equal(201);
-    id = created.body.deployment.id as string;
-    const first = await api.waitFor(id, ['deployed', 'failed'], 120_000);
+    const id = created.body.deployment.id as string;
+    suite.track(id);
+    const first = await suite.api.waitFor(id, ['deployed', 'failed'], 120_000);
     expect(first.status, `${first.error_step}: ${first.error_message}`).to.equal('deployed');
     const get = () => edgeGet(httpPort, domain, '/');
     expect(await waitForStatus(get, 200)).to.equal(200);
 
     await editFile(server, 'from version 1', 'from version 2');
-    const res = await api.call('POST', `/api/v1/deployments/${id}/redeploy`, {
+    const res = await suite.api.call('POST', `/api/v1/deployments/${id}/redeploy`, {
       force_rebuild: true,
     });
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
@@ -67,7 +51,9 @@ describe('zero-downtime re-deploy behind managed Caddy', function () {
     const seen: string[] = [];
     const failures: string[] = [];
     let done = false;
-    const ended = api.waitFor(id, ['deployed', 'failed'], 120_000).finally(() => (done = true));
+    const ended = suite.api
+      .waitFor(id, ['deployed', 'failed'], 120_000)
+      .finally(() => (done = true));
     const loop = (async () => {
       for (let extra = 0; !done || extra < 20; extra += done ? 1 : 0) {
         const answer = await get();
@@ -92,9 +78,9 @@ describe('zero-downtime re-deploy behind managed Caddy', function () {
     expect(d.deploy_result.unchanged).to.equal(false);
 
     // the same release again: left running (same instance, nothing drained), Caddy still routes
-    const again = await api.call('POST', `/api/v1/deployments/${id}/redeploy`, {});
+    const again = await suite.api.call('POST', `/api/v1/deployments/${id}/redeploy`, {});
     expect(again.status, JSON.stringify(again.body)).to.equal(202);
-    const same = await api.waitFor(id, ['deployed', 'failed'], 120_000);
+    const same = await suite.api.waitFor(id, ['deployed', 'failed'], 120_000);
     expect(same.status, `${same.error_step}: ${same.error_message}`).to.equal('deployed');
     expect(same.deploy_result.unchanged, same.deploy_result.restart_reason).to.equal(true);
     expect(same.deploy_result.services[0]).to.include({ record: 'web.b', pid: service.pid });
