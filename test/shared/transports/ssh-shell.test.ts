@@ -10,21 +10,12 @@ import type { ChannelHooks } from '../../../shared/transports/ssh-exec.js';
 import { MAX_SHELLS, ShellPool } from '../../../shared/transports/ssh-shell-pool.js';
 import { SHELL_COMMAND } from '../../../shared/transports/ssh-shell.js';
 import { requireBinary, SSHD_BINARY, startSshd, type Sshd } from '../../helpers/sshd.js';
+import { pollUntil } from '../../helpers/supervision.js';
 
 const HOOKS: ChannelHooks = {
   lost: () => new Error('lost'),
   openFailed: (err) => new Error(`open failed: ${String(err)}`),
 };
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error('condition not met in time');
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** The pid of the persistent shell that ran the command (its parent). */
 async function shellPid(t: SshTransport): Promise<number> {
@@ -150,11 +141,16 @@ describe('SshTransport: one persistent shell per connection (real sshd)', functi
     const running = t.exec(['sh', '-c', 'sleep 31.71 & sleep 31.72; wait'], { signal: ac.signal });
     const pids = async (): Promise<string> =>
       (await t.exec(['pgrep', '-f', '^sleep 31.7'])).stdout.trim();
-    await until(async () => (await pids()).split('\n').length === 2);
+    await pollUntil(
+      'both sleeps',
+      5_000,
+      async () => (await pids()).split('\n').length === 2 || undefined,
+      5,
+    );
     ac.abort();
     const result = await running;
     expect(result).to.deep.equal({ code: null, signal: 'SIGKILL', stdout: '', stderr: '' });
-    await until(async () => (await pids()) === '', 3_000);
+    await pollUntil('no sleep left', 3_000, async () => (await pids()) === '' || undefined, 5);
     expect(alive(before), 'the shell survived').to.equal(true);
     expect(poolOf(t).size, 'no shell was replaced').to.equal(2);
     expect(await Promise.all([shellPid(t), shellPid(t)])).to.include(before);
@@ -169,7 +165,7 @@ describe('SshTransport: one persistent shell per connection (real sshd)', functi
       expect(await running, `abort after ${delay} ms`).to.include({ signal: 'SIGKILL' });
       const left = async (): Promise<string> =>
         (await t.exec(['pgrep', '-f', '^sleep 32.5'])).stdout;
-      await until(async () => (await left()) === '', 3_000);
+      await pollUntil('no sleep left', 3_000, async () => (await left()) === '' || undefined, 5);
     }
     expect((await t.exec(['echo', 'ok'])).stdout).to.equal('ok\n');
   });
@@ -207,7 +203,7 @@ describe('SshTransport: one persistent shell per connection (real sshd)', functi
   it('replaces a shell that died while idle', async () => {
     const first = await shellPid(t);
     process.kill(first, 'SIGKILL'); // sshd is on this machine
-    await until(() => !alive(first));
+    await pollUntil('the shell gone', 5_000, () => !alive(first) || undefined, 5);
     const second = await shellPid(t);
     expect(second).not.to.equal(first);
     expect((await t.exec(['echo', 'ok'])).stdout).to.equal('ok\n');
